@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -26,13 +26,13 @@ keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (stored hashe
 app.add_typer(keys_app, name="keys")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     reader = "reader"
     planner = "planner"
     admin = "admin"
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
 
@@ -81,8 +81,8 @@ def ingest(
     max_errors: Annotated[int, typer.Option(min=1, help="report at most this many errors")] = 200,
 ) -> None:
     """Validate an export and load it into the store as the current snapshot, atomically."""
-    from features.io import ExportInvalid
     from features.ingest import ingest_export
+    from features.io import ExportInvalid
 
     if not folder.is_dir():
         _fail(f"{folder} is not a folder")
@@ -97,6 +97,118 @@ def ingest(
     for warning in result.warnings:
         _say(f"warning: {warning}")
     _say(str(result))
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date YYYY-MM-DD")
+
+
+@app.command()
+def train() -> None:
+    """Build features from the store, train every model, log the run to MLflow, register a new version."""
+    from features.store import NoSnapshot
+    from training.pipeline import train as run_train
+
+    try:
+        result = run_train(progress=_progress())
+    except NoSnapshot as exc:
+        _fail(str(exc))
+    _say(f"registered version {result.version} (run {result.run_id}) in {result.seconds:.0f} s")
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
+    truth: Annotated[Path | None, typer.Option(help="a generated export's truth/ folder to compare with")] = None,
+    out: Annotated[Path | None, typer.Option(help="report folder (default: DATA_DIR/reports/vN)")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="back-test cutoff YYYY-MM-DD (default: 12 months "
+                                                    "before the export date)")] = None,
+) -> None:
+    """Temporal back-test against baselines; writes an HTML report + metrics.json; logs them to MLflow."""
+    from features.store import NoSnapshot
+    from training.pipeline import evaluate as run_evaluate
+
+    try:
+        result = run_evaluate(version=version, truth_dir=truth, out_dir=out,
+                              cutoff=_parse_date(cutoff, "--cutoff"), progress=_progress())
+    except (NoSnapshot, LookupError, ValueError, FileNotFoundError) as exc:
+        _fail(str(exc).strip("'\""))
+    m = result.metrics
+    _say(f"version {result.version}: back-test MAE {m['backtest_mae']:.3f} (carry-forward "
+         f"{m['baseline_carry_forward_mae']:.3f}, linear {m['baseline_linear_mae']:.3f}), "
+         f"80% interval coverage {m['backtest_coverage']:.1%}")
+    _say(f"report: {result.report}")
+    _say(f"metrics: {result.metrics_file}")
+
+
+@app.command()
+def promote(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
+) -> None:
+    """Move the `champion` alias to a version if it passes the promotion gate, and export its bundle."""
+    from training.pipeline import promote as run_promote
+    from training.registry import PromotionRefused
+
+    try:
+        result = run_promote(version=version)
+    except PromotionRefused as exc:
+        for reason in exc.reasons:
+            _say(f"  - {reason}")
+        _fail(f"version {version or '(latest)'} refused by the promotion gate: {len(exc.reasons)} check(s) failed")
+    _say(f"champion is now version {result.version} (was {result.previous or 'none'}); bundle {result.path}")
+
+
+@app.command()
+def score(
+    out: Annotated[Path, typer.Option(help="folder for gaps.* and recommendations.*")],
+    as_of: Annotated[str | None, typer.Option(help="as-of date YYYY-MM-DD (default: the export date)")] = None,
+    horizon_months: Annotated[int, typer.Option(min=1, max=60)] = 12,
+    top: Annotated[int, typer.Option(min=0, max=50, help="recommendations per employee (0 = none)")] = 5,
+    file_format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.parquet,
+) -> None:
+    """Batch: gaps and top-K recommendations for every active employee, with the champion model."""
+    from features.store import NoSnapshot
+    from serving.bundle import BundleError
+    from training.pipeline import score as run_score
+
+    try:
+        result = run_score(out, as_of=_parse_date(as_of, "--as-of"), horizon_months=horizon_months, top_k=top,
+                           file_format=file_format.value, progress=_progress())
+    except (NoSnapshot, BundleError) as exc:
+        _fail(str(exc))
+    for path, rows in result.files.items():
+        _say(f"wrote {path} ({rows:,} rows)")
+    _say(f"{result.employees:,} employees in {result.seconds:.1f} s with model version {result.version}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Start the API and the planner UI."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load (STACK_NOTES.md)
+    from serving.main import serve as run_serve
+
+    run_serve(host=host, port=port)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="reader, planner or admin")],
+    name: Annotated[str, typer.Option(help="who the key is for (shown in the audit log)")] = "",
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+    from serving.keys import create_key
+
+    key_id, secret = create_key(role.value, label=name)
+    _say(f"key id {key_id} ({role.value}); store the key now, it is not shown again:")
+    typer.echo(secret)
 
 
 def main() -> None:  # pragma: no cover - console entry point
