@@ -1,0 +1,343 @@
+"""The gap model: predicted level at the horizon, an 80% interval, and exact additive explanations.
+
+Design (INTERFACES.md "Definitions"):
+- *Anchor*: the current level (features/pit.py; the documented fallback when never assessed). LightGBM
+  learns the residual target − anchor, so predicted = anchor + f(x): with no signal the model is
+  carry-forward, and trees only spend splits on change (drift, method bias, training effects).
+- *Explanations*: `booster.predict(X, pred_contrib=True)` is exact and additive in raw space; the anchor
+  is folded into the "current_level" contribution (base = mean training anchor + E[f]; contribution =
+  anchor − mean anchor + its SHAP value). Clipping to the 1–5 scale is reported as its own contribution,
+  `batas_skala`, so base + Σ contributions == predicted_level exactly.
+- *Intervals*: conformalised quantile regression (LightGBM quantile 0.1 / 0.9 on the residual), calibrated
+  on a later-in-time split, separately for thin-evidence and other rows (Mondrian); the thin group's
+  correction is floored at the solid group's + THIN_MIN_EXTRA, so thin evidence always reads as a wider
+  interval (DOMAIN.md), even where its own calibration would allow as narrow a one.
+- *Direction*: LightGBM monotone constraints on the plan features (features.pit.MONOTONE) in the point
+  model: completing one more training, in or out of band, never lowers the predicted level; clipping is
+  monotone, so this survives to the output. (LightGBM refuses constraints with the quantile objective,
+  so the interval models are unconstrained; the interval always contains the point.)
+Each artifact is one `Pipeline(ColumnTransformer, LGBMRegressor)` with pandas output, so the fitted
+estimator sees the business feature names. `n_jobs` defaults to 1: on the 2-core machines, with anything
+else running, OpenMP threads spin-waiting for each other made a fit 25× slower (measured: 66 s vs 2.6 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMRegressor
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from features.constants import LEVEL_MAX, LEVEL_MIN
+from features.pit import CATEGORICAL_FEATURES, MONOTONE, NUMERIC_FEATURES
+
+ANCHOR = "current_level"
+THIN = "thin_evidence"
+SCALE_BOUND = "batas_skala"  # the contribution of clipping to the 1–5 scale
+PREDICTION_COLUMNS = ("predicted_level", "lower", "upper")
+MIN_GROUP_CALIBRATION = 30  # fewer calibration rows in a Mondrian group: use the pooled correction
+# Thin evidence must show as a wider interval (DOMAIN.md "Thin data"): the thin group's correction is at
+# least the solid group's plus this margin (levels, each side), whatever its own calibration says.
+THIN_MIN_EXTRA = 0.05
+# Plan features the model leaves out by default: trainings that do *not* target the competency say more
+# about who trains a lot than about the competency (confounding). With them, the expected gain of a random
+# eligible training came out 4× the true one (mean 0.098 vs 0.025, MAE 0.079, r = 0.60 against
+# truth/effects.csv, 1,500 employees); without them MAE 0.020, r = 0.81, and a training that targets none
+# of the required competencies closes no gap, as it should.
+UNUSED_PLAN_FEATURES = ("plan_n_other", "plan_jp_total")
+
+
+@dataclass
+class Explanation:
+    """base_value[i] + contributions.iloc[i].sum() == predicted_level[i] (to 1e-6)."""
+
+    base_value: np.ndarray
+    contributions: pd.DataFrame  # columns: business feature names, plus `batas_skala`
+
+
+def _preprocessor(categorical: list[str], numeric: list[str]) -> ColumnTransformer:
+    """Categoricals as integer codes (unknown → missing), numerics untouched, names kept."""
+    encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                             encoded_missing_value=np.nan, dtype=np.float64)
+    return ColumnTransformer([("cat", encoder, categorical), ("num", "passthrough", numeric)],
+                             remainder="drop", verbose_feature_names_out=False).set_output(transform="pandas")
+
+
+def feature_groups(pipeline: Pipeline) -> dict[str, str]:
+    """Transformed column → the business feature it came from (one-hot / encoded / derived columns)."""
+    pre: ColumnTransformer = pipeline[0]
+    out: dict[str, str] = {}
+    for _, transformer, columns in pre.transformers_:
+        if transformer == "drop" or not len(columns):
+            continue
+        names = list(columns) if transformer == "passthrough" else list(
+            transformer.get_feature_names_out(list(columns)))
+        if len(names) == len(columns):
+            out.update(zip(names, columns, strict=True))
+        else:  # e.g. one-hot "feature_value": the longest source name that prefixes it
+            for name in names:
+                out[name] = max((c for c in columns if name.startswith(c)), key=len)
+    return out
+
+
+def _quantile(values: np.ndarray, level: float) -> float:
+    """The conformal quantile: the ⌈(n+1)·level⌉-th smallest score (finite-sample valid)."""
+    n = len(values)
+    k = min(n, int(np.ceil((n + 1) * level)))
+    return float(np.sort(values)[k - 1])
+
+
+class GapModel(RegressorMixin, BaseEstimator):
+    """Predicted level at the horizon = clip(current level + LightGBM(features)), with CQR intervals."""
+
+    def __init__(self, seed: int = 0, n_estimators: int = 300, learning_rate: float = 0.06,
+                 num_leaves: int = 15, min_child_samples: int = 40, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, coverage: float = 0.8,
+                 interval_estimators: int = 150, monotone: bool = True, n_jobs: int = 1,
+                 exclude: tuple[str, ...] = UNUSED_PLAN_FEATURES) -> None:
+        self.seed = seed
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.coverage = coverage
+        self.interval_estimators = interval_estimators
+        self.monotone = monotone
+        self.n_jobs = n_jobs
+        self.exclude = exclude
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def _pipeline(self, objective: str, alpha: float | None = None, n_estimators: int | None = None,
+                  seed_offset: int = 0) -> Pipeline:
+        categorical, numeric = self._columns()
+        order = categorical + numeric
+        # LightGBM refuses monotone constraints with the quantile objective: only the point model has them.
+        params: dict[str, Any] = dict(objective=objective, n_estimators=n_estimators or self.n_estimators,
+                      learning_rate=self.learning_rate, num_leaves=self.num_leaves,
+                      min_child_samples=self.min_child_samples, subsample=self.subsample, subsample_freq=1,
+                      colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda,
+                      random_state=self.seed + seed_offset, n_jobs=self.n_jobs,
+                      deterministic=True, force_row_wise=True, verbose=-1)
+        if alpha is not None:
+            params["alpha"] = alpha
+        if self.monotone and objective != "quantile":
+            params["monotone_constraints"] = [MONOTONE.get(c, 0) for c in order]
+            params["monotone_constraints_method"] = "basic"
+        return Pipeline([("features", _preprocessor(categorical, numeric)), ("model", LGBMRegressor(**params))])
+
+    def _fit_one(self, pipeline: Pipeline, features: pd.DataFrame, residual: np.ndarray) -> Pipeline:
+        return pipeline.fit(features, residual, model__categorical_feature=self._columns()[0])
+
+    def _columns(self) -> tuple[list[str], list[str]]:
+        """(categorical, numeric) model inputs: the business features minus `exclude`."""
+        return ([c for c in CATEGORICAL_FEATURES if c not in self.exclude],
+                [c for c in NUMERIC_FEATURES if c not in self.exclude])
+
+    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+            calib_target: pd.Series | None = None) -> GapModel:
+        """Fit the point model on all rows, the quantile models on `features`, and calibrate the interval on
+        the calibration rows (later in time); without them, a seeded 20% of the rows is held out."""
+        y = np.asarray(target, dtype=np.float64)
+        if calib_features is None or calib_target is None:
+            rng = np.random.default_rng(self.seed)
+            held = rng.random(len(features)) < 0.2
+            train_x, train_y = features[~held], y[~held]
+            calib_x, calib_y = features[held], y[held]
+            all_x, all_y = features, y
+        else:
+            train_x, train_y = features, y
+            calib_x, calib_y = calib_features, np.asarray(calib_target, dtype=np.float64)
+            all_x, all_y = pd.concat([features, calib_features]), np.r_[y, calib_y]
+        anchor = all_x[ANCHOR].to_numpy(np.float64)
+        self.anchor_mean_ = float(anchor.mean())
+        self.point_ = self._fit_one(self._pipeline("regression"), all_x, all_y - anchor)
+        train_res = train_y - train_x[ANCHOR].to_numpy(np.float64)
+        lo_alpha, hi_alpha = (1 - self.coverage) / 2, (1 + self.coverage) / 2
+        self.lower_ = self._fit_one(self._pipeline("quantile", lo_alpha, self.interval_estimators, 1),
+                                    train_x, train_res)
+        self.upper_ = self._fit_one(self._pipeline("quantile", hi_alpha, self.interval_estimators, 2),
+                                    train_x, train_res)
+        # Conformity scores on the calibration rows, per evidence group (Mondrian CQR).
+        lo, hi = self._raw_band(calib_x)
+        scores = np.maximum(lo - calib_y, calib_y - hi)
+        thin = calib_x[THIN].to_numpy() > 0.5
+        pooled = _quantile(scores, self.coverage)
+        correction = {
+            flag: (_quantile(scores[thin == flag], self.coverage)
+                   if (thin == flag).sum() >= MIN_GROUP_CALIBRATION else pooled)
+            for flag in (False, True)
+        }
+        # Calibrated alone, thin rows can come out as narrow as solid ones (a fallback level averaged over
+        # many competencies is about as good as one noisy measurement); the product promises "wider".
+        correction[True] = max(correction[True], correction[False] + THIN_MIN_EXTRA)
+        self.correction_ = correction
+        self.feature_names_in_ = np.array(sum(self._columns(), []), dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.feature_groups_ = feature_groups(self.point_)
+        return self
+
+    def set_threads(self, n_jobs: int) -> GapModel:
+        """Use `n_jobs` threads from now on (serving: 1) in every fitted LightGBM model; returns self."""
+        self.n_jobs = n_jobs
+        for pipeline in (self.point_, self.lower_, self.upper_):
+            pipeline.set_params(model__n_jobs=n_jobs)
+        return self
+
+    # -- prediction ------------------------------------------------------------------------------
+    def _raw_band(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        anchor = features[ANCHOR].to_numpy(np.float64)
+        lo = anchor + self.lower_.predict(features)
+        hi = anchor + self.upper_.predict(features)
+        return np.minimum(lo, hi), np.maximum(lo, hi)
+
+    def _contributions(self, features: pd.DataFrame) -> np.ndarray:
+        transformed = self.point_[0].transform(features)
+        booster = self.point_[-1].booster_
+        return booster.predict(transformed, pred_contrib=True, num_threads=self.n_jobs)
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
+        """predicted_level, lower, upper (80% interval), on the 1–5 scale, index aligned with `features`."""
+        anchor = features[ANCHOR].to_numpy(np.float64)
+        point = np.clip(anchor + self.point_.predict(features), LEVEL_MIN, LEVEL_MAX)
+        lo, hi = self._raw_band(features)
+        thin = features[THIN].to_numpy() > 0.5
+        widen = np.where(thin, self.correction_[True], self.correction_[False])
+        lower = np.clip(np.minimum(lo - widen, point), LEVEL_MIN, LEVEL_MAX)
+        upper = np.clip(np.maximum(hi + widen, point), LEVEL_MIN, LEVEL_MAX)
+        return pd.DataFrame({"predicted_level": point, "lower": lower, "upper": upper}, index=features.index)
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        """Per business feature contributions; base_value + row sum == predicted_level (1e-6)."""
+        raw = self._contributions(features)
+        names = list(self.point_[0].get_feature_names_out())
+        by_column = pd.DataFrame(raw[:, :-1], columns=names, index=features.index)
+        grouped = by_column.T.groupby(pd.Index([self.feature_groups_[c] for c in names]), sort=False).sum().T
+        anchor = features[ANCHOR].to_numpy(np.float64)
+        grouped[ANCHOR] = grouped[ANCHOR] + anchor - self.anchor_mean_
+        base = self.anchor_mean_ + raw[:, -1]
+        unclipped = anchor + raw.sum(axis=1)
+        grouped[SCALE_BOUND] = np.clip(unclipped, LEVEL_MIN, LEVEL_MAX) - unclipped
+        return Explanation(base_value=base, contributions=grouped)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Baselines (same predict interface)
+# ---------------------------------------------------------------------------------------------------
+def _residual_quantiles(residual: np.ndarray, thin: np.ndarray, coverage: float) -> dict[bool, tuple]:
+    """Empirical (lower, upper) residual quantiles per evidence group (pooled when a group is small)."""
+    q = ((1 - coverage) / 2, (1 + coverage) / 2)
+    pooled = tuple(np.quantile(residual, q)) if len(residual) else (0.0, 0.0)
+    return {flag: (tuple(np.quantile(residual[thin == flag], q))
+                   if (thin == flag).sum() >= MIN_GROUP_CALIBRATION else pooled) for flag in (False, True)}
+
+
+def _band_frame(point: np.ndarray, features: pd.DataFrame, quantiles: dict[bool, tuple]) -> pd.DataFrame:
+    thin = features[THIN].to_numpy() > 0.5
+    lo = np.where(thin, quantiles[True][0], quantiles[False][0])
+    hi = np.where(thin, quantiles[True][1], quantiles[False][1])
+    point = np.clip(point, LEVEL_MIN, LEVEL_MAX)
+    return pd.DataFrame({
+        "predicted_level": point,
+        "lower": np.clip(np.minimum(point + lo, point), LEVEL_MIN, LEVEL_MAX),
+        "upper": np.clip(np.maximum(point + hi, point), LEVEL_MIN, LEVEL_MAX),
+    }, index=features.index)
+
+
+class CarryForward(RegressorMixin, BaseEstimator):
+    """The current level carried forward; interval from the empirical residual quantiles."""
+
+    def __init__(self, coverage: float = 0.8) -> None:
+        self.coverage = coverage
+
+    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+            calib_target: pd.Series | None = None) -> CarryForward:
+        x, y = (features, target) if calib_features is None else (calib_features, calib_target)
+        residual = np.asarray(y, dtype=np.float64) - x[ANCHOR].to_numpy(np.float64)
+        self.quantiles_ = _residual_quantiles(residual, x[THIN].to_numpy() > 0.5, self.coverage)
+        return self
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
+        return _band_frame(features[ANCHOR].to_numpy(np.float64), features, self.quantiles_)
+
+
+LINEAR_FEATURES = ("current_level", "level_age_months", "horizon_months", "never_assessed")
+
+
+class PerCompetencyLinear(RegressorMixin, BaseEstimator):
+    """One linear regression per competency on current level, its age, the horizon and never-assessed;
+    competencies with fewer than `min_rows` rows share a pooled regression."""
+
+    def __init__(self, coverage: float = 0.8, min_rows: int = 30) -> None:
+        self.coverage = coverage
+        self.min_rows = min_rows
+
+    @staticmethod
+    def _pipeline() -> Pipeline:
+        pre = ColumnTransformer([("num", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True),
+                                  list(LINEAR_FEATURES))], verbose_feature_names_out=False)
+        return Pipeline([("features", pre.set_output(transform="pandas")), ("model", LinearRegression())])
+
+    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+            calib_target: pd.Series | None = None) -> PerCompetencyLinear:
+        y = pd.Series(np.asarray(target, dtype=np.float64), index=features.index)
+        self.pooled_ = self._pipeline().fit(features, y)
+        self.models_: dict[str, Pipeline] = {}
+        for comp, rows in features.groupby("competency_id", sort=True, observed=True):
+            if len(rows) >= self.min_rows:
+                self.models_[str(comp)] = self._pipeline().fit(rows, y.loc[rows.index])
+        x, yy = (features, y) if calib_features is None else (calib_features, calib_target)
+        residual = np.asarray(yy, dtype=np.float64) - self._point(x)
+        self.quantiles_ = _residual_quantiles(residual, x[THIN].to_numpy() > 0.5, self.coverage)
+        return self
+
+    def _point(self, features: pd.DataFrame) -> np.ndarray:
+        point = pd.Series(self.pooled_.predict(features), index=features.index)
+        for comp, rows in features.groupby("competency_id", sort=False, observed=True):
+            model = self.models_.get(str(comp))
+            if model is not None:
+                point.loc[rows.index] = model.predict(rows)
+        return point.to_numpy(np.float64)
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
+        return _band_frame(self._point(features), features, self.quantiles_)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluation helpers
+# ---------------------------------------------------------------------------------------------------
+def temporal_split(target_on: pd.Series, calib_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (train, calibration): calibration = the rows whose target is in the latest
+    `calib_fraction` of target dates."""
+    cut = target_on.quantile(1 - calib_fraction)
+    calib = (target_on > cut).to_numpy()
+    return ~calib, calib
+
+
+def metrics(prediction: pd.DataFrame, target: pd.Series | np.ndarray,
+            thin: pd.Series | np.ndarray | None = None) -> dict[str, float]:
+    """MAE, RMSE, interval coverage and mean width (and coverage per evidence group when `thin` is given)."""
+    y = np.asarray(target, dtype=np.float64)
+    p = prediction["predicted_level"].to_numpy()
+    lo, hi = prediction["lower"].to_numpy(), prediction["upper"].to_numpy()
+    inside = (y >= lo) & (y <= hi)
+    out = {"n": float(len(y)), "mae": float(np.mean(np.abs(y - p))), "rmse": float(np.sqrt(np.mean((y - p) ** 2))),
+           "coverage": float(inside.mean()), "width": float(np.mean(hi - lo))}
+    if thin is not None:
+        t = np.asarray(thin) > 0.5
+        for flag, name in ((True, "thin"), (False, "solid")):
+            if (t == flag).any():
+                out[f"coverage_{name}"] = float(inside[t == flag].mean())
+                out[f"width_{name}"] = float(np.mean((hi - lo)[t == flag]))
+                out[f"mae_{name}"] = float(np.mean(np.abs(y - p)[t == flag]))
+    return out
