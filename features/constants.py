@@ -265,3 +265,19 @@ RECOMMENDATIONS_COLUMNS = ("nip", "rank", "training_id", "expected_gain", "cost_
 # Ground truth written by `kompetensi generate` into DIR/truth/.
 TRUTH_LEVELS_COLUMNS = ("nip", "competency_id", "as_of", "horizon_months", "expected_level_no_plan")
 TRUTH_EFFECTS_COLUMNS = ("nip", "training_id", "expected_gain")
+
+# Candidate (employee, training) pairs handed by the recommendation engine to the plan optimiser
+# (training/planner.py). competency_ids: tuple[str, ...], the competencies whose gap the training
+# closes for this employee; total_gap_before and jp_this_year are per employee (repeated on each row).
+CANDIDATE_COLUMNS = (
+    "nip", "training_id", "expected_gain", "cost_idr", "hours_jp", "competency_ids", "unit_id",
+    "total_gap_before", "jp_this_year",
+)
+
+# Budget plans (training/plans.py behind POST /v1/plans and `kompetensi plan`): defaults and limits shared by
+# the engine, the API schema and the CLI.
+PLAN_DEFAULT_TIME_LIMIT_S = 30.0  # seconds per solve: the plan, and each point of the budget curve
+PLAN_MAX_TIME_LIMIT_S = 300.0
+PLAN_DEFAULT_MAX_TRAININGS_PER_EMPLOYEE = 2
+PLAN_DEFAULT_CANDIDATES_PER_EMPLOYEE = 5  # pairs kept per employee by gain, and as many by gain per Rupiah
+PLAN_MAX_CURVE_BUDGETS = 12

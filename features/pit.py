@@ -636,7 +636,7 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
 
     f["competency_name"] = comps["name"].to_numpy()[comp_code]
     f["current_level_source"] = source
-    assessed_on = np.where(has, d.days[li] - _DAY_OFFSET, 0).astype("datetime64[D]")
+    assessed_on = np.where(has, _take(d.days, li) - _DAY_OFFSET, 0).astype("datetime64[D]")
     assessed_on[~has] = np.datetime64("NaT")
     f["current_assessed_on"] = assessed_on.astype("datetime64[ns]")
     # Typed arrays first, one DataFrame at the end: per-column astype costs more than all the look-ups.

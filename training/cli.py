@@ -126,7 +126,7 @@ def evaluate(
     version: Annotated[str | None, typer.Option(help="registered version (default: the latest)")] = None,
     truth: Annotated[Path | None, typer.Option(help="a generated export's truth/ folder to compare with")] = None,
     out: Annotated[Path | None, typer.Option(help="report folder (default: DATA_DIR/reports/vN)")] = None,
-    cutoff: Annotated[str | None, typer.Option(help="back-test cutoff YYYY-MM-DD (default: 12 months "
+    cutoff: Annotated[str | None, typer.Option(help="back-test cutoff YYYY-MM-DD (default: 18 months "
                                                     "before the export date)")] = None,
 ) -> None:
     """Temporal back-test against baselines; writes an HTML report + metrics.json; logs them to MLflow."""
@@ -196,6 +196,77 @@ def serve(
     from serving.main import serve as run_serve
 
     run_serve(host=host, port=port)
+
+
+@app.command()
+def plan(
+    budget_idr: Annotated[int, typer.Option("--budget-idr", min=0, help="the budget in Rupiah")],
+    unit: Annotated[list[str] | None, typer.Option(
+        "--unit", help="unit_id, with its sub-units (a kecamatan includes its kelurahan); repeat or "
+                       "comma-separate; default: every unit")] = None,
+    max_trainings_per_employee: Annotated[int, typer.Option(min=0, max=20)] = 2,
+    max_jp_per_employee: Annotated[int | None, typer.Option(min=0, help="default: no limit")] = None,
+    jp_priority: Annotated[bool, typer.Option(
+        "--jp-priority", help="first bring as many employees as the budget allows to 20 JP this year")] = False,
+    horizon_months: Annotated[int, typer.Option(min=1, max=60)] = 12,
+    curve_budget: Annotated[list[int] | None, typer.Option(
+        "--curve-budget", min=0, help="also solve at this budget (repeat): the budget curve")] = None,
+    time_limit: Annotated[float, typer.Option(min=0.1, max=300, help="seconds per solve")] = 30.0,
+    out: Annotated[Path | None, typer.Option(help="write the allocation to FILE (.csv or .parquet)")] = None,
+) -> None:
+    """Budget-constrained training plan with the champion model and the store snapshot (as POST /v1/plans)."""
+    from features.store import NoSnapshot
+    from serving.bundle import BundleError
+    from training.plans import PlanRequest, parse_ids, plan_from_store, write_allocations
+    from training.results import EngineError
+
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        _fail(f"--out {out} must end in .csv or .parquet")
+    try:
+        request = PlanRequest(budget_idr=budget_idr, unit_ids=parse_ids(unit),
+                              max_trainings_per_employee=max_trainings_per_employee,
+                              max_jp_per_employee=max_jp_per_employee, jp_priority=jp_priority,
+                              horizon_months=horizon_months, curve_budgets=tuple(curve_budget or ()),
+                              time_limit_s=time_limit)
+        _say(f"planning Rp {budget_idr:,} over {', '.join(request.unit_ids) or 'every unit'} …")
+        result = plan_from_store(request)
+        if out is not None:
+            write_allocations(result, out)
+    except (NoSnapshot, BundleError, EngineError) as exc:
+        _fail(str(exc))
+    gap = "unknown" if result.optimality_gap is None else f"{result.optimality_gap:.2e}"
+    totals = result.totals
+    _say(f"status {result.status} ({result.solver}) in {result.solve_seconds:.1f} s; objective "
+         f"{result.objective:.3f}; optimality gap {gap}; model version {result.model_version}")
+    _say(f"cost Rp {totals['cost_idr']:,} of Rp {result.budget_idr:,}; {totals['employees']:,} of "
+         f"{result.scope['employees']:,} employees trained; {totals['employees_reaching_standard']:,} reach "
+         f"their standard; {totals['employees_reaching_20_jp']:,} reach 20 JP")
+    for point in result.curve or []:
+        _say(f"  curve: Rp {point['budget_idr']:,} → gain {point['expected_gain']:.3f} "
+             f"(cost Rp {point['cost_idr']:,}, {point['status']})")
+    for note in result.notes:
+        _say(f"note: {note}")
+    if out is not None:
+        _say(f"wrote {out} ({len(result.allocations):,} allocations)")
+
+
+@app.command()
+def drift(
+    version: Annotated[str | None, typer.Option(help="registered version (default: the champion)")] = None,
+    lang: Annotated[str, typer.Option(help="id or en")] = "en",
+    fail_on_alert: Annotated[bool, typer.Option(help="exit 3 when the status is alert")] = False,
+) -> None:
+    """Population stability (PSI) of features and predictions: training data vs the current store."""
+    from features.store import NoSnapshot
+    from training.drift import run_drift
+
+    try:
+        report = run_drift(version)
+    except (NoSnapshot, LookupError, ValueError) as exc:
+        _fail(str(exc).strip("'\""))
+    typer.echo(report.to_text("id" if lang == "id" else "en"))
+    if fail_on_alert and report.status == "alert":
+        _fail(f"drift status alert (max PSI {report.psi_max:.2f})", code=3)
 
 
 @keys_app.command("create")

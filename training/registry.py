@@ -415,6 +415,14 @@ def make_gate(*checks: GateCheck) -> Gate:
     return lambda candidate, champion: run_checks(checks, candidate, champion)
 
 
+def promotion_gate(tolerance: float = 0.02) -> Gate:
+    """The gate of `kompetensi promote`: `accuracy_checks` and the merit-system fairness checks of
+    `training.fairness.fairness_checks` (thresholds from KOMPETENSI_FAIRNESS_*, read now)."""
+    from training.fairness import fairness_checks
+
+    return make_gate(*accuracy_checks(tolerance), *fairness_checks())
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------

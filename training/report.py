@@ -131,11 +131,11 @@ def _importance_figure(bt: Backtest):
 def _policy_figure(rec: dict[str, float]):
     import plotly.graph_objects as go
 
-    labels = {"product": "asn-kompetensi", "popularity": "popularity baseline", "rule": "rule baseline"}
+    labels = {"": "asn-kompetensi", "popularity_": "popularity baseline", "rule_": "rule baseline"}
     fig = go.Figure()
-    for k in ("rank1", "top3"):
-        fig.add_bar(x=[labels[p] for p in labels], y=[rec.get(f"{p}_policy_value_{k}", np.nan) for p in labels],
-                    name=f"{k} picks")
+    for k, name in (("top1", "rank-1 pick"), ("top3", "top-3 picks")):
+        fig.add_bar(x=list(labels.values()), y=[rec.get(f"{p}policy_value_{k}", np.nan) for p in labels],
+                    name=name)
     fig.add_hline(y=0.8, line_dash="dash", annotation_text="acceptance 0.8")
     fig.update_layout(title="Policy value against the generator's true gains (1 = oracle, 0 = random)",
                       barmode="group", height=380)

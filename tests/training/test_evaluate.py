@@ -54,5 +54,16 @@ def test_report_is_one_offline_html_with_every_plot(result, tmp_path: Path) -> N
     assert html.count("Plotly.newPlot") >= 6
     assert not re.search(r"<script[^>]*\bsrc=", html)  # plotly.js is embedded: the file works offline
     assert "function" in html and len(html) > 1_000_000
+    assert "Recommendations against the true gains" not in html  # no section without its data
     saved = json.loads(metrics_file.read_text(encoding="utf-8"))
     assert saved["backtest_mae"] == pytest.approx(result.metrics["backtest_mae"])
+
+
+def test_report_shows_policy_value_of_product_and_baselines(tmp_path: Path) -> None:
+    rec = {"policy_value_top1": 0.91, "popularity_policy_value_top1": 0.02, "rule_policy_value_top1": 0.31,
+           "policy_value_top3": 0.86, "popularity_policy_value_top3": 0.01, "rule_policy_value_top3": 0.35}
+    report, _ = write_report(ReportInputs(title="t", model_version="1", recommendation_metrics=rec), tmp_path)
+    html = report.read_text(encoding="utf-8")
+    assert "Recommendations against the true gains" in html
+    assert "Policy value" in html
+    assert "0.91" in html and "0.31" in html  # the figure carries the three bars' values

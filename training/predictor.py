@@ -1,0 +1,1017 @@
+"""The inference engine: one picklable object, one method per answer (CLI, API, planner, batch files).
+
+`Predictor` holds the fitted gap model (level at the horizon with its interval and explanation), the
+effect estimator (what a plan of trainings adds to a competency; `training.effects`) and `metadata`.
+Every request does its work in one vectorised pass per step: build the features of all the rows it
+needs (competencies × candidate plans), predict them in one call, aggregate with pandas.
+
+Definitions (INTERFACES.md): predicted level given a plan = the gap model's level with the empty plan
+plus the estimated effect τ of the plan on that competency (0 for competencies the plan does not target),
+kept within the 1–5 scale; gap = max(0, required − predicted); expected gain of t = total gap(∅) −
+total gap({t}). Recommendations rank eligible trainings by expected gain (ties: lower cost, then
+training_id), keep only gains above `gain_epsilon` and never pad a list.
+
+Evidence of a recommendation: the comparable past participants (`features.eligibility`: those whose
+level before the training was in the employee's whole-level band) for the competency the training closes
+most; `thin_evidence` when fewer than `thin_participants` of them, and then the interval's lower end is
+set to 0 (too few people to rule out "no gain").
+
+An export's point-in-time index and evidence table are cached per snapshot (the last two), so requests
+against the server's snapshot do not rebuild them; the cache is dropped when pickling.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.constants import (
+    ACTIVE_STATUS,
+    CANDIDATE_COLUMNS,
+    DEFAULT_HORIZON_MONTHS,
+    EDUCATIONS,
+    EMPLOYMENTS,
+    GAPS_COLUMNS,
+    GRADES,
+    JP_RIGHT_PER_YEAR,
+    LEVEL_MAX,
+    LEVEL_MIN,
+    RECOMMENDATIONS_COLUMNS,
+    TABLES_BY_NAME,
+)
+from features.contract import ErrorLog, RawTable, validate_tables
+from features.eligibility import eligibility_matrix, eligible_pairs, level_band, training_evidence_by_band
+from features.export import PANDAS_DTYPES, Export, empty_table
+from features.pit import (
+    FEATURES,
+    PLAN_FEATURES,
+    PitIndex,
+    build_features,
+    plan_features,
+    prediction_queries,
+    training_pairs,
+)
+from features.settings import get_settings
+from training import explain as words
+from training.effects import (
+    NotEnoughHistory,
+    SLearnerEffect,
+    XLearnerEffect,
+    counterfactual_plan_features,
+    course_catalogue,
+    with_courses,
+)
+from training.gap_model import GapModel, temporal_split
+from training.results import (
+    CompetencyDelta,
+    CompetencyGap,
+    Contribution,
+    EmployeeGaps,
+    EmployeeRecommendations,
+    EngineError,
+    Evidence,
+    Explanation,
+    GapClosed,
+    Recommendation,
+    TrainingEvidence,
+    UnitSummary,
+    UnitSummaryCompetency,
+    UnknownEmployee,
+    UnknownPosition,
+    UnknownTraining,
+    UnknownUnit,
+    WhatIf,
+)
+
+GAIN_EPSILON = 0.01  # levels: an expected gain at or below this is noise, not a reason to train
+THIN_PARTICIPANTS = 5  # fewer comparable past participants than this: thin evidence
+MAX_HORIZON_MONTHS = 36  # the longest horizon the training pairs show
+CHUNK_EMPLOYEES = 1000  # batch scoring works on this many employees at a time (bounded memory)
+TOP_CONTRIBUTIONS = 6  # contributions shown per competency; the rest are summed into "Faktor lain"
+INLINE_NIP = "inline"  # the internal id of an employee sent inline: never a real NIP (not 18 digits)
+LANGS = ("id", "en")
+JPM_BANDS = ("kurang_memenuhi_syarat", "masih_memenuhi_syarat", "memenuhi_syarat")
+PLAN_EFFECT_FEATURE = "plan_n_targeting"  # the contribution that carries the plan's effect τ
+PAIR_COLUMNS = (
+    "nip", "training_id", "expected_gain", "lower", "upper", "cost_idr", "hours_jp", "competency_ids",
+    "primary_competency", "participants", "mean_observed_change", "thin_evidence", "total_gap_before",
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _Context:
+    """What a request needs of one export, built once per snapshot: the point-in-time index, the course
+    catalogue and the evidence tables by as-of date."""
+
+    key: Any
+    export: Export
+    index: PitIndex
+    catalogue: pd.DataFrame
+    evidence: dict[date, pd.DataFrame]
+
+
+def _t(lang: str, id_text: str, en_text: str) -> str:
+    return en_text if lang == "en" else id_text
+
+
+def _num(x: float, lang: str, decimals: int = 2) -> str:
+    return words.number(float(x), lang, decimals)
+
+
+def _rupiah(x: float, lang: str) -> str:
+    whole = f"{int(round(x)):,}"
+    return f"IDR {whole}" if lang == "en" else "Rp " + whole.replace(",", ".")
+
+
+def jpm_band(jpm: float, bands: Sequence[float] | None = None) -> str:
+    """The JPM category of a match in % (Settings.jpm_bands: < first kurang, < second masih memenuhi)."""
+    low, high = tuple(bands or get_settings().jpm_bands)
+    if jpm < low:
+        return JPM_BANDS[0]
+    if jpm < high:
+        return JPM_BANDS[1]
+    return JPM_BANDS[2]
+
+
+class Predictor:
+    """The model bundle the server loads (see the module docstring)."""
+
+    def __init__(self, gap_model: Any, effect_model: Any, metadata: dict[str, Any] | None = None, *,
+                 gain_epsilon: float = GAIN_EPSILON, thin_participants: int = THIN_PARTICIPANTS) -> None:
+        self.gap_model = gap_model
+        self.effect_model = effect_model
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.gain_epsilon = gain_epsilon
+        self.thin_participants = thin_participants
+        self._lock = threading.Lock()
+        self._cache: list[_Context] = []
+
+    # -- pickling: the cache and the lock stay behind ----------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        state.pop("_cache", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._cache = []
+
+    @property
+    def model_version(self) -> str:
+        return str(self.metadata.get("model_version") or "unregistered")
+
+    # -- per-export context ----------------------------------------------------------------------
+    def _context(self, export: Export) -> _Context:
+        key = export.snapshot_id or id(export)
+        with self._lock:
+            for ctx in self._cache:
+                # Without a snapshot id, only the very same object may reuse an index.
+                if ctx.key == key and (export.snapshot_id is not None or ctx.export is export):
+                    return ctx
+        ctx = _Context(key, export, PitIndex.build(export), course_catalogue(export), {})
+        with self._lock:
+            self._cache = [ctx] + [c for c in self._cache if c.key != key][:1]
+        return ctx
+
+    def _index(self, export: Export) -> PitIndex:
+        return self._context(export).index
+
+    def _band_evidence(self, export: Export, as_of: date) -> pd.DataFrame:
+        evidence = self._context(export).evidence
+        if as_of not in evidence:
+            table = training_evidence_by_band(export, as_of)
+            evidence[as_of] = table.set_index(["training_id", "competency_id", "band"])
+        return evidence[as_of]
+
+    # -- validation ------------------------------------------------------------------------------
+    @staticmethod
+    def _as_of(export: Export, as_of: date | None) -> date:
+        if as_of is None:
+            return export.exported_on
+        if isinstance(as_of, datetime):
+            as_of = as_of.date()
+        if as_of > export.exported_on:
+            raise EngineError(f"as_of {as_of} is after the export date {export.exported_on}: no data from "
+                              "the future", field="as_of")
+        return as_of
+
+    @staticmethod
+    def _check(horizon_months: int, lang: str) -> None:
+        if not 1 <= int(horizon_months) <= MAX_HORIZON_MONTHS:
+            raise EngineError(f"horizon_months must be between 1 and {MAX_HORIZON_MONTHS}",
+                              field="horizon_months")
+        if lang not in LANGS:
+            raise EngineError(f"lang must be one of {', '.join(LANGS)}", field="lang")
+
+    @staticmethod
+    def _employee(index: PitIndex, nip: str) -> pd.Series:
+        nip = str(nip)
+        if nip not in index.employees.index:
+            # The NIP itself is not echoed: its digits encode the birth date and sex.
+            raise UnknownEmployee("unknown employee (nip)", field="nip")
+        return index.employees.loc[nip]
+
+    @staticmethod
+    def _known_nips(index: PitIndex, nips: Iterable[str]) -> list[str]:
+        out = [str(n) for n in nips]
+        missing = [i for i, n in enumerate(out) if n not in index.employees.index]
+        if missing:
+            # Positions, not values: a NIP's digits encode the birth date and sex.
+            raise UnknownEmployee(f"{len(missing)} unknown employee(s) in nips, first at nips[{missing[0]}]",
+                                  field=f"nips[{missing[0]}]")
+        return list(dict.fromkeys(out))
+
+    @staticmethod
+    def _plan(export: Export, plan: Sequence[str]) -> tuple[str, ...]:
+        ids = tuple(dict.fromkeys(str(t) for t in plan))
+        known = set(export["trainings"]["training_id"].astype(str))
+        unknown = [t for t in ids if t not in known]
+        if unknown:
+            raise UnknownTraining(f"unknown training {unknown[0]}", field="plan")
+        return ids
+
+    # -- levels with a plan ----------------------------------------------------------------------
+    @staticmethod
+    def _with_plans(ctx: _Context, base_x: pd.DataFrame, plans: Sequence[Sequence[str]]) -> pd.DataFrame:
+        """`base_x` (features with the empty plan) with the plan and course features of `plans[i]` on
+        row i."""
+        index = ctx.index
+        comp_code = index.competencies["code"].reindex(base_x["competency_id"].astype(str)).to_numpy(np.int64)
+        planned = plan_features(index, comp_code, base_x["current_level"].to_numpy(np.float64), plans)
+        out = base_x.copy()
+        for name in PLAN_FEATURES:
+            out[name] = planned[name]
+        return with_courses(out, ctx.catalogue, plans)
+
+    def _effect(self, plan_x: pd.DataFrame, base_x: pd.DataFrame, base: pd.DataFrame, interval: bool = True
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.effect_model.effect(plan_x, base_x, base, interval=interval)
+
+    def _levels(self, ctx: _Context, queries: pd.DataFrame, plans: Sequence[Sequence[str]] | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(features with the empty plan, features with the plans, levels) for the query rows.
+
+        levels: base_level (empty plan), predicted_level, lower, upper, tau, gap, current_level (null
+        when never assessed), thin_evidence.
+        """
+        base_x = build_features(ctx.index, queries)
+        base = self.gap_model.predict(base_x)
+        level = base["predicted_level"].to_numpy(np.float64)
+        lower, upper = base["lower"].to_numpy(np.float64), base["upper"].to_numpy(np.float64)
+        tau = np.zeros(len(base_x))
+        plan_x = base_x
+        if plans is not None and any(len(p) for p in plans):
+            plan_x = self._with_plans(ctx, base_x, plans)
+            tau, t_lo, t_hi = self._effect(plan_x, base_x, base)
+            lower = np.clip(lower + t_lo, LEVEL_MIN, LEVEL_MAX)
+            upper = np.clip(upper + t_hi, LEVEL_MIN, LEVEL_MAX)
+        predicted = np.clip(level + tau, LEVEL_MIN, LEVEL_MAX)
+        required = queries["required_level"].to_numpy(np.float64)
+        assessed = base_x["current_level_source"].to_numpy() == "assessed"
+        out = pd.DataFrame({
+            "nip": queries["nip"].astype(str).to_numpy(),
+            "competency_id": queries["competency_id"].astype(str).to_numpy(),
+            "required_level": required,
+            "current_level": np.where(assessed, base_x["current_level"].to_numpy(np.float64), np.nan),
+            "base_level": level,
+            "predicted_level": predicted,
+            "lower": np.minimum(lower, predicted),
+            "upper": np.maximum(upper, predicted),
+            "tau": predicted - level,
+            "gap": np.maximum(required - predicted, 0.0),
+            "thin_evidence": base_x["thin_evidence"].to_numpy(np.float64) > 0.5,
+        }, index=queries.index)
+        return base_x, plan_x, out
+
+    def _queries(self, index: PitIndex, nips: Sequence[str] | None, as_of: date, horizon_months: int
+                 ) -> pd.DataFrame:
+        return prediction_queries(index, as_of, horizon_months, nips=nips).reset_index(drop=True)
+
+    # -- expected gains of (employee, training) pairs --------------------------------------------
+    def pair_gains(self, export: Export, nips: Sequence[str] | None = None, *, as_of: date | None = None,
+                   horizon_months: int = DEFAULT_HORIZON_MONTHS, detail: bool = False) -> pd.DataFrame:
+        """Every eligible (employee, training) pair of `nips` (None: all active) with its expected gain.
+
+        Columns PAIR_COLUMNS; with `detail` also `closes`, a list of (competency_id, gap_before, gap_after),
+        and the 80% interval (without it, lower = upper = the point, except lower = 0 on thin evidence).
+        Pairs whose training targets none of the employee's required competencies have gain 0.
+        """
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        index = ctx.index
+        if nips is not None:
+            nips = self._known_nips(index, nips)
+        queries = self._queries(index, nips, as_of, horizon_months)
+        return self._pair_gains(export, ctx, queries, nips, as_of, detail=detail)
+
+    def _pair_gains(self, export: Export, ctx: _Context, queries: pd.DataFrame, nips: Sequence[str] | None,
+                    as_of: date, *, detail: bool = False, levels: pd.DataFrame | None = None,
+                    base_x: pd.DataFrame | None = None) -> pd.DataFrame:
+        if levels is None or base_x is None:
+            base_x, _, levels = self._levels(ctx, queries)
+        eligible = eligible_pairs(export, nips, as_of)
+        trainings = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))
+        gap_before = levels.groupby("nip", sort=False)["gap"].sum()
+
+        # (pair × targeted required competency) rows, each pointing at its query row.
+        q = pd.DataFrame({"nip": levels["nip"], "competency_id": levels["competency_id"],
+                          "q_row": np.arange(len(levels))})
+        targets = export["training_targets"][["training_id", "competency_id"]].astype(str)
+        rows = eligible.astype(str).merge(targets, on="training_id").merge(q, on=["nip", "competency_id"])
+        q_row = rows["q_row"].to_numpy(np.int64)
+        base_rows = base_x.iloc[q_row].reset_index(drop=True)
+        plan_rows = self._with_plans(ctx, base_rows, [(t,) for t in rows["training_id"]])
+        base_pred = levels.iloc[q_row][["base_level", "lower", "upper"]].rename(
+            columns={"base_level": "predicted_level"}).reset_index(drop=True)
+        # Intervals cost one predict per bootstrap member: only answers that show them compute them.
+        tau, t_lo, t_hi = self._effect(plan_rows, base_rows, base_pred, interval=detail)
+        required = levels["required_level"].to_numpy(np.float64)[q_row]
+        base_level = levels["base_level"].to_numpy(np.float64)[q_row]
+        before = levels["gap"].to_numpy(np.float64)[q_row]
+
+        def closed(effect: np.ndarray) -> np.ndarray:
+            after = np.maximum(required - np.clip(base_level + effect, LEVEL_MIN, LEVEL_MAX), 0.0)
+            return before - after
+
+        band = level_band(base_rows["current_level"].to_numpy(np.float64))
+        rows = rows.assign(closes=closed(tau), closes_lo=closed(t_lo), closes_hi=closed(t_hi),
+                           gap_before=before, band=band)
+        rows["gap_after"] = rows["gap_before"] - rows["closes"]
+        evidence = self._band_evidence(export, as_of)
+        key = pd.MultiIndex.from_arrays([rows["training_id"], rows["competency_id"], rows["band"]])
+        rows["participants"] = evidence["participants"].reindex(key).fillna(0).to_numpy(np.int64)
+        rows["mean_observed_change"] = evidence["mean_observed_change"].reindex(key).to_numpy(np.float64)
+
+        # Aggregate per pair; the primary competency is the one it closes most (first in target order).
+        rows = rows.sort_values(["nip", "training_id", "closes"], ascending=[True, True, False],
+                                kind="stable")
+        grouped = rows.groupby(["nip", "training_id"], sort=False)
+        agg = grouped.agg(expected_gain=("closes", "sum"), lower=("closes_lo", "sum"),
+                          upper=("closes_hi", "sum"), primary_competency=("competency_id", "first"),
+                          participants=("participants", "first"),
+                          mean_observed_change=("mean_observed_change", "first")).reset_index()
+        closing = rows[rows["closes"] > 1e-9]
+        comps = _collect(closing["nip"], closing["training_id"], closing["competency_id"])
+        out = eligible.astype(str).merge(agg, on=["nip", "training_id"], how="left")
+        keys = list(zip(out["nip"], out["training_id"], strict=True))
+        out["competency_ids"] = [tuple(comps.get(k, ())) for k in keys]
+        for col in ("expected_gain", "lower", "upper"):
+            out[col] = out[col].fillna(0.0).clip(lower=0.0).round(6)
+        out["participants"] = out["participants"].fillna(0).astype(np.int64)
+        out["thin_evidence"] = out["participants"] < self.thin_participants
+        out["lower"] = np.where(out["thin_evidence"], 0.0, np.minimum(out["lower"], out["expected_gain"]))
+        out["upper"] = np.maximum(out["upper"], out["expected_gain"])
+        out["cost_idr"] = trainings["cost_idr"].reindex(out["training_id"]).to_numpy(np.int64)
+        out["hours_jp"] = trainings["hours_jp"].reindex(out["training_id"]).to_numpy(np.int64)
+        out["total_gap_before"] = gap_before.reindex(out["nip"]).fillna(0.0).to_numpy(np.float64)
+        columns = list(PAIR_COLUMNS)
+        if detail:
+            triples = list(zip(rows["competency_id"], rows["gap_before"], rows["gap_after"], strict=True))
+            lists = _collect(rows["nip"], rows["training_id"], triples)
+            out["closes"] = [lists.get(k, []) for k in keys]
+            columns.append("closes")
+        return out[columns]
+
+    def rank_pairs(self, pairs: pd.DataFrame, *, limit: int | None = 5, max_cost_idr: float | None = None,
+                   max_jp: float | None = None) -> pd.DataFrame:
+        """The recommended pairs: gain > epsilon, within the cost / JP limits, ranked per employee by gain
+        (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best)."""
+        kept = pairs[pairs["expected_gain"] > self.gain_epsilon]
+        if max_cost_idr is not None:
+            kept = kept[kept["cost_idr"] <= max_cost_idr]
+        if max_jp is not None:
+            kept = kept[kept["hours_jp"] <= max_jp]
+        kept = kept.sort_values(["nip", "expected_gain", "cost_idr", "training_id"],
+                                ascending=[True, False, True, True], kind="stable")
+        if limit is not None:
+            kept = kept.groupby("nip", sort=False).head(limit)
+        return kept.assign(rank=kept.groupby("nip", sort=False).cumcount() + 1).reset_index(drop=True)
+
+    # -- gaps ------------------------------------------------------------------------------------
+    def gaps(self, export: Export, nip: str, *, as_of: date | None = None,
+             horizon_months: int = DEFAULT_HORIZON_MONTHS, plan: Sequence[str] = (),
+             position_id: str | None = None, explain: bool = True, lang: str = "id") -> EmployeeGaps:
+        """Per required competency: current, predicted (given `plan`), interval, required, gap, JPM."""
+        self._check(horizon_months, lang)
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        index = ctx.index
+        employee = self._employee(index, nip)
+        plan = self._plan(export, plan)
+        position = self._position(export, position_id or str(employee["position_id"]))
+        queries = self._position_queries(index, str(nip), as_of, horizon_months, position)
+        return self._gaps_body(ctx, queries, str(nip), as_of, horizon_months, plan, position, explain, lang)
+
+    @staticmethod
+    def _position(export: Export, position_id: str) -> str:
+        if position_id not in set(export["positions"]["position_id"].astype(str)):
+            raise UnknownPosition(f"unknown position {position_id}", field="position_id")
+        return position_id
+
+    def _position_queries(self, index: PitIndex, nip: str, as_of: date, horizon_months: int,
+                          position_id: str) -> pd.DataFrame:
+        """Query rows for the competencies `position_id` requires, with its required levels.
+
+        The features stay those of the employee's own position (the model's `required_level` feature
+        included): a prediction of the level does not depend on which standard it is compared with.
+        """
+        std = index.standards
+        wanted = std[std.index.get_level_values(0) == position_id]
+        own = index.employees.loc[nip, "position_id"]
+        comps = [c for c in wanted.index.get_level_values(1) if c in index.competencies.index]
+        q = pd.DataFrame({"nip": nip, "competency_id": comps, "as_of": pd.Timestamp(as_of),
+                          "horizon_months": np.int64(horizon_months)})
+        q = q.astype({"nip": "str", "competency_id": "str", "as_of": "datetime64[ns]"})
+        own_key = pd.MultiIndex.from_arrays([[own] * len(comps), comps])
+        own_required = std.reindex(own_key).to_numpy(np.float64)
+        q["required_level"] = own_required  # feature: the employee's own standard (NaN if not required)
+        q["target_required"] = wanted.reindex(pd.MultiIndex.from_arrays([[position_id] * len(comps), comps])
+                                              ).to_numpy(np.float64)
+        return q
+
+    def _gaps_body(self, ctx: _Context, queries: pd.DataFrame, nip: str, as_of: date, horizon_months: int,
+                   plan: tuple[str, ...], position_id: str, explain: bool, lang: str,
+                   shown_nip: str | None = None) -> EmployeeGaps:
+        plans = [plan] * len(queries) if plan else None
+        base_x, plan_x, levels = self._levels(ctx, queries.drop(columns=["target_required"]), plans)
+        required = queries["target_required"].to_numpy(np.float64)
+        levels["required_level"] = required
+        levels["gap"] = np.maximum(required - levels["predicted_level"].to_numpy(), 0.0)
+        explanation = self.gap_model.explain(base_x) if explain and len(base_x) else None
+        bands = tuple(get_settings().jpm_bands)
+        items = []
+        for i in range(len(levels)):
+            row = levels.iloc[i]
+            jpm = 100.0 * float(row["predicted_level"]) / float(row["required_level"])
+            body = None
+            if explanation is not None:
+                body = self._explanation(ctx.index, explanation, i, plan_x.iloc[i], row, nip, as_of, lang)
+            items.append(CompetencyGap(
+                competency_id=str(row["competency_id"]), name=str(base_x["competency_name"].iloc[i]),
+                required_level=int(row["required_level"]),
+                current_level=(None if pd.isna(row["current_level"])
+                               else round(float(row["current_level"]), 6)),
+                predicted_level=float(row["predicted_level"]), lower=float(row["lower"]),
+                upper=float(row["upper"]), gap=float(row["gap"]), jpm=round(jpm, 2),
+                jpm_band=jpm_band(jpm, bands), thin_evidence=bool(row["thin_evidence"]), explanation=body))
+        return EmployeeGaps(nip=shown_nip or nip, model_version=self.model_version, as_of=as_of,
+                            horizon_months=int(horizon_months), position_id=position_id,
+                            total_gap=float(levels["gap"].sum()), competencies=items)
+
+    def _explanation(self, index: PitIndex, explanation: Any, i: int, values: pd.Series, row: pd.Series,
+                     nip: str, as_of: date, lang: str) -> Explanation:
+        contributions = explanation.contributions.iloc[i].copy()
+        plan_effect = float(row["predicted_level"] - row["base_level"])
+        if plan_effect != 0.0:
+            # The plan's effect τ is carried by "trainings planned for this competency".
+            contributions[PLAN_EFFECT_FEATURE] = contributions.get(PLAN_EFFECT_FEATURE, 0.0) + plan_effect
+        base_value = float(explanation.base_value[i])
+        # Make the sum exact in floating point too: the rounding remainder joins the largest item.
+        remainder = float(row["predicted_level"]) - base_value - float(contributions.sum())
+        contributions.iloc[int(np.argmax(np.abs(contributions.to_numpy())))] += remainder
+        rendered = words.render(contributions, values, lang, top=TOP_CONTRIBUTIONS)
+        evidence = [Evidence(kind=e["kind"], text=e["text"], date=e["date"], detail=e["detail"])
+                    for e in words.evidence(index, nip, str(row["competency_id"]), as_of, lang)]
+        return Explanation(base_value=base_value,
+                           contributions=[Contribution(**item) for item in rendered], evidence=evidence)
+
+    def gaps_inline(self, export: Export, employee: dict[str, Any], assessments: list[dict[str, Any]],
+                    performance_reviews: list[dict[str, Any]], training_records: list[dict[str, Any]], *,
+                    as_of: date | None = None, horizon_months: int = DEFAULT_HORIZON_MONTHS,
+                    lang: str = "id") -> EmployeeGaps:
+        """Gaps of an employee the store does not hold: the reference tables come from `export`."""
+        self._check(horizon_months, lang)
+        as_of = self._as_of(export, as_of)
+        one = inline_export(export, employee, assessments, performance_reviews, training_records, as_of)
+        try:
+            result = self.gaps(one, INLINE_NIP, as_of=as_of, horizon_months=horizon_months, lang=lang)
+        finally:
+            self._forget(one)
+        return result
+
+    def _forget(self, export: Export) -> None:
+        with self._lock:
+            self._cache = [c for c in self._cache if c.export is not export]
+
+    # -- recommendations -------------------------------------------------------------------------
+    def recommend(self, export: Export, nip: str, *, as_of: date | None = None,
+                  horizon_months: int = DEFAULT_HORIZON_MONTHS, limit: int = 5,
+                  max_cost_idr: float | None = None, max_jp: float | None = None,
+                  lang: str = "id") -> EmployeeRecommendations:
+        """Eligible trainings ranked by expected gain, with what they close, cost, reasons and evidence."""
+        return self.recommend_many(export, [nip], as_of=as_of, horizon_months=horizon_months, limit=limit,
+                                   max_cost_idr=max_cost_idr, max_jp=max_jp, lang=lang)[0]
+
+    def recommend_many(self, export: Export, nips: Sequence[str], *, as_of: date | None = None,
+                       horizon_months: int = DEFAULT_HORIZON_MONTHS, limit: int = 5,
+                       max_cost_idr: float | None = None, max_jp: float | None = None,
+                       lang: str = "id") -> list[EmployeeRecommendations]:
+        """`recommend` for many employees in one vectorised pass (results in the order of `nips`)."""
+        self._check(horizon_months, lang)
+        if not 1 <= int(limit) <= 50:
+            raise EngineError("limit must be between 1 and 50", field="limit")
+        if max_cost_idr is not None and max_cost_idr < 0:
+            raise EngineError("max_cost_idr must be ≥ 0", field="max_cost_idr")
+        if max_jp is not None and max_jp < 0:
+            raise EngineError("max_jp must be ≥ 0", field="max_jp")
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        index = ctx.index
+        if len(nips) == 1:
+            self._employee(index, nips[0])
+        nips = self._known_nips(index, nips)
+        if not nips:
+            return []
+        queries = self._queries(index, nips, as_of, horizon_months)
+        base_x, _, levels = self._levels(ctx, queries)
+        pairs = self._pair_gains(export, ctx, queries, nips, as_of, detail=True, levels=levels, base_x=base_x)
+        ranked = self.rank_pairs(pairs, limit=int(limit), max_cost_idr=max_cost_idr, max_jp=max_jp)
+        catalogue = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))
+        names = index.competencies["name"]
+        current = levels.set_index(["nip", "competency_id"])["current_level"]
+        targets = export["training_targets"].astype({"training_id": "str", "competency_id": "str"}).set_index(
+            ["training_id", "competency_id"])
+        jp_year = jp_this_year(export, as_of)
+        total_gap = levels.groupby("nip")["gap"].sum()
+        by_nip = {n: g for n, g in ranked.groupby("nip", sort=False)}
+        out = []
+        for nip in nips:
+            gap = float(total_gap.get(nip, 0.0))
+            items: list[Recommendation] = []
+            for r in by_nip.get(nip, pd.DataFrame()).itertuples(index=False):
+                t = catalogue.loc[r.training_id]
+                closes = [GapClosed(str(c), round(float(b), 6), round(float(a), 6))
+                          for c, b, a in r.closes if b - a > 1e-9]
+                reasons = self._reasons(r, t, closes, names, current, targets, float(jp_year.get(nip, 0.0)),
+                                        lang)
+                items.append(Recommendation(
+                    rank=int(r.rank), training_id=str(r.training_id), title=str(t["title"]),
+                    format=str(t["format"]), provider=str(t["provider"]),
+                    expected_gain=float(r.expected_gain), lower=float(r.lower), upper=float(r.upper),
+                    cost_idr=int(r.cost_idr), hours_jp=int(r.hours_jp), closes=closes,
+                    reasons=reasons,
+                    evidence=TrainingEvidence(int(r.participants), None if pd.isna(r.mean_observed_change)
+                                              else round(float(r.mean_observed_change), 6)),
+                    thin_evidence=bool(r.thin_evidence)))
+            message = None
+            if gap <= self.gain_epsilon:
+                message = _t(lang, "Tidak ada kesenjangan kompetensi yang perlu ditutup",
+                             "No competency gap to close")
+            elif not items:
+                message = _t(lang, "Tidak ada pelatihan yang memenuhi syarat yang diperkirakan menutup "
+                                   "kesenjangan", "No eligible training is expected to close a gap")
+            out.append(EmployeeRecommendations(nip=nip, model_version=self.model_version, as_of=as_of,
+                                               horizon_months=int(horizon_months), total_gap=gap, items=items,
+                                               message=message))
+        return out
+
+    def _reasons(self, r: Any, training: pd.Series, closes: list[GapClosed], names: pd.Series,
+                 current: pd.Series, targets: pd.DataFrame, jp_year: float, lang: str) -> list[str]:
+        """Why this training: the gaps it closes and whether the employee is in its band, cost and JP, the
+        20 JP right, the comparable participants' observed change, and thin evidence."""
+        reasons = []
+        for c in closes:
+            name = str(names.get(c.competency_id, c.competency_id))
+            before, after = _num(c.gap_before, lang), _num(c.gap_after, lang)
+            reasons.append(_t(lang, f"Menutup kesenjangan {name}: {before} → {after} level.",
+                              f"Closes the {name} gap: {before} → {after} levels."))
+            level = current.get((r.nip, c.competency_id))
+            if (r.training_id, c.competency_id) in targets.index and level is not None and not pd.isna(level):
+                band = targets.loc[(r.training_id, c.competency_id)]
+                lo, hi = int(band["min_level"]), int(band["max_level"])
+                fits = lo <= level < hi + 1
+                reasons.append(_t(
+                    lang,
+                    f"Dirancang untuk level {name} {lo}–{hi}; level saat ini {_num(level, lang)}"
+                    f" ({'sesuai' if fits else 'di luar rentang'}).",
+                    f"Designed for {name} levels {lo}–{hi}; the current level is {_num(level, lang)}"
+                    f" ({'a match' if fits else 'outside the band'})."))
+        fmt = str(training["format"]).replace("_", " ")
+        cost, jp, provider = _rupiah(r.cost_idr, lang), int(r.hours_jp), training["provider"]
+        reasons.append(_t(lang, f"Biaya {cost} per peserta, {jp} JP ({fmt}, {provider}).",
+                          f"Costs {cost} per participant, {jp} JP ({fmt}, {provider})."))
+        if jp_year < JP_RIGHT_PER_YEAR:
+            done = int(jp_year)
+            right = JP_RIGHT_PER_YEAR
+            reasons.append(_t(lang, f"Membantu memenuhi hak {right} JP tahun ini (baru {done} JP).",
+                              f"Helps meet the {right} JP right this year (so far {done} JP)."))
+        primary = str(names.get(r.primary_competency, r.primary_competency))
+        if r.participants > 0 and not pd.isna(r.mean_observed_change):
+            change = float(r.mean_observed_change)
+            sign = "+" if change >= 0 else "−"
+            n, size = int(r.participants), f"{sign}{_num(abs(change), lang)}"
+            reasons.append(_t(lang, f"{n} peserta sebelumnya dengan level {primary} serupa: perubahan "
+                                    f"rata-rata {size} level.",
+                              f"{n} earlier participants at a similar {primary} level: mean change "
+                              f"{size} levels."))
+        if r.thin_evidence:
+            reasons.append(_t(lang, f"Bukti tipis: kurang dari {self.thin_participants} peserta sebanding "
+                                    "sebelumnya, jadi perkiraan ini kurang pasti.",
+                              f"Thin evidence: fewer than {self.thin_participants} comparable earlier "
+                              "participants, so this estimate is uncertain."))
+        return reasons
+
+    # -- what-if ---------------------------------------------------------------------------------
+    def whatif(self, export: Export, nip: str, *, plan: Sequence[str], position_id: str | None = None,
+               horizon_months: int = DEFAULT_HORIZON_MONTHS, lang: str = "id") -> WhatIf:
+        """Baseline (empty plan, own position) vs the scenario (plan, optionally another position)."""
+        baseline = self.gaps(export, nip, horizon_months=horizon_months, lang=lang)
+        scenario = self.gaps(export, nip, horizon_months=horizon_months, plan=plan, position_id=position_id,
+                             lang=lang)
+        plan = self._plan(export, plan)
+        ctx = self._context(export)
+        index = ctx.index
+        # Levels of every competency of either side, with and without the plan, for the deltas.
+        comps = list(dict.fromkeys([c.competency_id for c in baseline.competencies]
+                                   + [c.competency_id for c in scenario.competencies]))
+        q = pd.DataFrame({"nip": str(nip), "competency_id": comps, "as_of": pd.Timestamp(baseline.as_of),
+                          "horizon_months": np.int64(horizon_months)}).astype(
+            {"nip": "str", "competency_id": "str", "as_of": "datetime64[ns]"})
+        own = str(index.employees.loc[str(nip), "position_id"])
+        q["required_level"] = index.standards.reindex(pd.MultiIndex.from_arrays([[own] * len(comps), comps])
+                                                      ).to_numpy(np.float64)
+        _, _, before = self._levels(ctx, q)
+        _, _, after = self._levels(ctx, q, [plan] * len(q) if plan else None)
+        gap_before = {c.competency_id: c.gap for c in baseline.competencies}
+        gap_after = {c.competency_id: c.gap for c in scenario.competencies}
+        names = index.competencies["name"]
+        delta, summary = [], []
+        for i, comp in enumerate(comps):
+            change = float(after["predicted_level"].iloc[i] - before["predicted_level"].iloc[i])
+            g0, g1 = gap_before.get(comp, 0.0), gap_after.get(comp, 0.0)
+            delta.append(CompetencyDelta(comp, round(change, 6), round(g1 - g0, 6)))
+            if abs(change) > 1e-6 or abs(g1 - g0) > 1e-6:
+                name = str(names.get(comp, comp))
+                p0, p1 = float(before["predicted_level"].iloc[i]), float(after["predicted_level"].iloc[i])
+                levels_text = f"{_num(p0, lang)} → {_num(p1, lang)}"
+                gaps_text = f"{_num(g0, lang)} → {_num(g1, lang)}"
+                summary.append(_t(lang, f"{name}: prediksi {levels_text}, kesenjangan {gaps_text}.",
+                                  f"{name}: predicted {levels_text}, gap {gaps_text}."))
+        if position_id and position_id != baseline.position_id:
+            title = export["positions"].set_index(export["positions"]["position_id"].astype(str)).loc[
+                position_id, "title"]
+            summary.insert(0, _t(lang, f"Skenario diukur terhadap standar jabatan {title}.",
+                                 f"The scenario is measured against the standard of {title}."))
+        if plan:
+            _, tids, ok = eligibility_matrix(export, [str(nip)], baseline.as_of)
+            open_ids = set(tids[ok[0]]) if ok.shape[0] else set()
+            for t in plan:
+                if t not in open_ids:
+                    summary.append(_t(lang, f"Catatan: pegawai ini tidak memenuhi syarat untuk {t}.",
+                                      f"Note: this employee is not eligible for training {t}."))
+        totals = f"{_num(baseline.total_gap, lang)} → {_num(scenario.total_gap, lang)}"
+        summary.append(_t(lang, f"Total kesenjangan {totals}.", f"Total gap {totals}."))
+        return WhatIf(nip=str(nip), model_version=self.model_version, baseline=baseline, scenario=scenario,
+                      delta=delta, total_gap_before=baseline.total_gap, total_gap_after=scenario.total_gap,
+                      summary=summary)
+
+    # -- planner and batch -----------------------------------------------------------------------
+    def candidates(self, export: Export, nips: Sequence[str] | None = None, *, top_k: int | None = 5,
+                   as_of: date | None = None, horizon_months: int = DEFAULT_HORIZON_MONTHS) -> pd.DataFrame:
+        """The planner's input: per employee the top-k trainings with gain > epsilon (CANDIDATE_COLUMNS)."""
+        self._check(horizon_months, "id")
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        index = ctx.index
+        chosen = self._known_nips(index, nips) if nips is not None else self._active(index)
+        parts = []
+        for chunk in _chunks(chosen, CHUNK_EMPLOYEES):
+            queries = self._queries(index, chunk, as_of, horizon_months)
+            pairs = self._pair_gains(export, ctx, queries, chunk, as_of)
+            parts.append(self.rank_pairs(pairs, limit=top_k))
+        ranked = pd.concat(parts, ignore_index=True) if parts else self.rank_pairs(
+            pd.DataFrame(columns=list(PAIR_COLUMNS)), limit=top_k)
+        units = index.employees["unit_id"]
+        ranked["unit_id"] = units.reindex(ranked["nip"]).astype(str).to_numpy()
+        jp = jp_this_year(export, as_of).reindex(ranked["nip"]).fillna(0.0)
+        ranked["jp_this_year"] = jp.to_numpy(np.float64)
+        out = ranked[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
+        return out.astype({"nip": "str", "training_id": "str", "unit_id": "str", "expected_gain": "float64",
+                           "cost_idr": "int64", "hours_jp": "int64", "total_gap_before": "float64"})
+
+    @staticmethod
+    def _active(index: PitIndex) -> list[str]:
+        emp = index.employees
+        return [str(n) for n in emp.index[emp["status"] == ACTIVE_STATUS]]
+
+    def score(self, export: Export, *, as_of: date | None = None,
+              horizon_months: int = DEFAULT_HORIZON_MONTHS, top_k: int = 5,
+              progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Batch files for every active employee: (gaps, recommendations), columns GAPS_COLUMNS and
+        RECOMMENDATIONS_COLUMNS, in chunks of CHUNK_EMPLOYEES employees."""
+        self._check(horizon_months, "id")
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        index = ctx.index
+        say = progress or (lambda _m: None)
+        active = self._active(index)
+        gaps, recs = [], []
+        for i, chunk in enumerate(_chunks(active, CHUNK_EMPLOYEES)):
+            queries = self._queries(index, chunk, as_of, horizon_months)
+            base_x, _, levels = self._levels(ctx, queries)
+            gaps.append(levels)
+            pairs = self._pair_gains(export, ctx, queries, chunk, as_of, levels=levels, base_x=base_x)
+            recs.append(self.rank_pairs(pairs, limit=top_k))
+            say(f"scored {min((i + 1) * CHUNK_EMPLOYEES, len(active)):,} of {len(active):,} employees")
+        version = self.model_version
+        g = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=list(GAPS_COLUMNS))
+        g = g.assign(as_of=pd.Timestamp(as_of), horizon_months=int(horizon_months), model_version=version)
+        r = pd.concat(recs, ignore_index=True) if recs else self.rank_pairs(
+            pd.DataFrame(columns=list(PAIR_COLUMNS)), limit=top_k)
+        r = r.assign(model_version=version)
+        return (g[list(GAPS_COLUMNS)].reset_index(drop=True),
+                r[list(RECOMMENDATIONS_COLUMNS)].astype({"rank": "int64"}).reset_index(drop=True))
+
+    # -- unit summary ----------------------------------------------------------------------------
+    def unit_summary(self, export: Export, unit_id: str, *, horizon_months: int = DEFAULT_HORIZON_MONTHS,
+                     lang: str = "id") -> UnitSummary:
+        """The unit's gaps per competency, employees below standard, JPM bands, JP compliance and the
+        trainings recommended most."""
+        self._check(horizon_months, lang)
+        units = export["units"].set_index(export["units"]["unit_id"].astype(str))
+        if str(unit_id) not in units.index:
+            raise UnknownUnit(f"unknown unit {unit_id}", field="unit_id")
+        as_of = export.exported_on
+        ctx = self._context(export)
+        index = ctx.index
+        emp = index.employees
+        in_unit = (emp["unit_id"] == str(unit_id)) & (emp["status"] == ACTIVE_STATUS)
+        members = [str(n) for n in emp.index[in_unit]]
+        competencies: list[UnitSummaryCompetency] = []
+        by_type: list[dict[str, Any]] = []
+        bands = {b: 0 for b in JPM_BANDS}
+        top: list[dict[str, Any]] = []
+        jp = jp_this_year(export, as_of).reindex(members).fillna(0.0)
+        meeting = int((jp >= JP_RIGHT_PER_YEAR).sum())
+        if members:
+            queries = self._queries(index, members, as_of, horizon_months)
+            base_x, _, levels = self._levels(ctx, queries)
+            levels["name"] = base_x["competency_name"].to_numpy()
+            levels["below"] = levels["predicted_level"] < levels["required_level"]
+            per = levels.groupby(["competency_id", "name"], sort=True).agg(
+                employees=("nip", "nunique"), mean_gap=("gap", "mean"), share=("below", "mean")).reset_index()
+            competencies = [UnitSummaryCompetency(str(r.competency_id), str(r.name), int(r.employees),
+                                                  round(float(r.mean_gap), 6), round(float(r.share), 6))
+                            for r in per.itertuples(index=False)]
+            levels["position_type"] = emp["position_type"].reindex(levels["nip"]).astype(str).to_numpy()
+            pt = levels.groupby(["position_type", "competency_id"], sort=True)["gap"].mean().reset_index()
+            by_type = [{"position_type": r.position_type, "competency_id": r.competency_id,
+                        "mean_gap": round(float(r.gap), 6)} for r in pt.itertuples(index=False)]
+            # JPM per employee: the mean over required competencies of min(100, predicted / required),
+            # capped so that a surplus in one competency does not hide a gap in another.
+            jpm = np.minimum(100.0 * levels["predicted_level"] / levels["required_level"], 100.0)
+            settings_bands = tuple(get_settings().jpm_bands)
+            for value in jpm.groupby(levels["nip"]).mean():
+                bands[jpm_band(float(value), settings_bands)] += 1
+            pairs = self._pair_gains(export, ctx, queries, members, as_of, levels=levels, base_x=base_x)
+            ranked = self.rank_pairs(pairs, limit=5)
+            titles = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))["title"]
+            agg = ranked.groupby("training_id").agg(employees_recommended=("nip", "nunique"),
+                                                    total_expected_gain=("expected_gain", "sum"))
+            agg = agg.reset_index()
+            agg = agg.sort_values(["total_expected_gain", "training_id"], ascending=[False, True]).head(10)
+            top = [{"training_id": r.training_id, "title": str(titles.get(r.training_id, r.training_id)),
+                    "employees_recommended": int(r.employees_recommended),
+                    "total_expected_gain": round(float(r.total_expected_gain), 6)} for r in agg.itertuples()]
+        return UnitSummary(
+            unit_id=str(unit_id), name=str(units.loc[str(unit_id), "name"]), model_version=self.model_version,
+            as_of=as_of, horizon_months=int(horizon_months), employees=len(members),
+            competencies=competencies, gap_by_position_type=by_type, jpm_bands=bands,
+            jp_compliance={"year": as_of.year, "employees_meeting_20_jp": meeting,
+                           "share": round(meeting / len(members), 6) if members else 0.0},
+            top_trainings=top)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------
+def _collect(nips: Iterable[str], training_ids: Iterable[str], values: Iterable[Any]
+             ) -> dict[tuple[str, str], list[Any]]:
+    """Values grouped by (nip, training_id), in row order (a plain loop: far faster than a groupby of
+    Python objects)."""
+    out: dict[tuple[str, str], list[Any]] = {}
+    for key_nip, key_training, value in zip(nips, training_ids, values, strict=True):
+        out.setdefault((key_nip, key_training), []).append(value)
+    return out
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def jp_this_year(export: Export, as_of: date) -> pd.Series:
+    """JP of trainings completed (selesai) in the calendar year of `as_of`, up to it, per nip."""
+    r = export["training_records"]
+    at = pd.Timestamp(as_of)
+    done = r[(r["status"] == "selesai") & (r["completed_on"] <= at)
+             & (r["completed_on"] >= pd.Timestamp(year=at.year, month=1, day=1))]
+    hours = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))["hours_jp"]
+    jp = hours.reindex(done["training_id"].astype(str)).fillna(0).to_numpy(np.float64)
+    return pd.Series(jp, index=done["nip"].astype(str).to_numpy()).groupby(level=0).sum()
+
+
+_EMPLOYEE_FIELDS = ("position_id", "unit_id", "grade", "employment", "education", "hired_on")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _inline_table(name: str, rows: list[dict[str, Any]], nip: str, field_name: str, as_of: date
+                  ) -> pd.DataFrame:
+    """Rows of one table sent inline, parsed and checked by the contract's own validator, as if they were
+    an export file; the first broken rule becomes an EngineError naming the field (`assessments[2].level`)."""
+    spec = TABLES_BY_NAME[name]
+    if not rows:
+        return empty_table(spec)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise EngineError(f"{field_name}[{i}] must be an object", field=f"{field_name}[{i}]")
+    wanted = [c for c in spec.columns if c.name == "nip" or c.required or any(c.name in r for r in rows)]
+    columns = {c.name: pd.Series([nip if c.name == "nip" else _text(r.get(c.name)) for r in rows],
+                                 dtype="str") for c in wanted}
+    raw = RawTable(spec, f"{field_name}", columns, np.arange(2, len(rows) + 2))
+    log = ErrorLog(1)
+    typed = validate_tables({name: raw}, as_of, log, [])
+    if log.total:
+        error = log.errors[0]
+        where = f"{field_name}[{(error.row or 2) - 2}]" + (f".{error.column}" if error.column else "")
+        raise EngineError(f"{where}: {error.rule}", field=where)
+    return typed[name]
+
+
+def _employee_row(employee: dict[str, Any], as_of: date) -> dict[str, Any]:
+    """The inline employee's fields, checked against the contract's enumerations."""
+    missing = [f for f in _EMPLOYEE_FIELDS if employee.get(f) in (None, "")]
+    if missing:
+        raise EngineError(f"employee.{missing[0]} is required", field=f"employee.{missing[0]}")
+    row = {f: str(employee[f]) for f in ("position_id", "unit_id", "grade", "employment", "education")}
+    for name, choices in (("grade", GRADES), ("employment", EMPLOYMENTS), ("education", EDUCATIONS)):
+        if row[name] not in choices:
+            raise EngineError(f"employee.{name} must be one of: {', '.join(choices)}",
+                              field=f"employee.{name}")
+    try:
+        hired = pd.Timestamp(date.fromisoformat(_text(employee["hired_on"]) or ""))
+    except ValueError:
+        raise EngineError("employee.hired_on must be a date YYYY-MM-DD", field="employee.hired_on") from None
+    if hired > pd.Timestamp(as_of):
+        raise EngineError("employee.hired_on is after the as-of date", field="employee.hired_on")
+    return row | {"hired_on": hired}
+
+
+def inline_export(export: Export, employee: dict[str, Any], assessments: list[dict[str, Any]],
+                  performance_reviews: list[dict[str, Any]], training_records: list[dict[str, Any]],
+                  as_of: date) -> Export:
+    """A one-employee Export: the request's rows (under the synthetic id INLINE_NIP) and the reference
+    tables of `export` (units, competencies, positions, standards, trainings, targets)."""
+    row = _employee_row(employee, as_of)
+    if row["position_id"] not in set(export["positions"]["position_id"].astype(str)):
+        raise UnknownPosition(f"unknown position {row['position_id']}", field="employee.position_id")
+    if row["unit_id"] not in set(export["units"]["unit_id"].astype(str)):
+        raise UnknownUnit(f"unknown unit {row['unit_id']}", field="employee.unit_id")
+    spec = TABLES_BY_NAME["employees"]
+    row["status"] = ACTIVE_STATUS
+    employees = pd.DataFrame({c.name: pd.Series([row.get(c.name)], dtype=PANDAS_DTYPES[c.type])
+                              for c in spec.columns})
+    employees["nip"] = pd.Series([INLINE_NIP], dtype="str")
+    # Protected attributes are not asked for: they stay empty, and never reach a feature anyway.
+    tables = dict(export.tables)
+    tables["employees"] = employees
+    tables["assessments"] = _inline_table("assessments", assessments, INLINE_NIP, "assessments", as_of)
+    tables["performance_reviews"] = _inline_table("performance_reviews", performance_reviews, INLINE_NIP,
+                                                  "performance_reviews", as_of)
+    tables["training_records"] = _inline_table("training_records", training_records, INLINE_NIP,
+                                               "training_records", as_of)
+    tables["awards"] = empty_table(TABLES_BY_NAME["awards"])
+    comps = set(export["competencies"]["competency_id"].astype(str))
+    for i, c in enumerate(tables["assessments"]["competency_id"].astype(str)):
+        if c not in comps:
+            raise EngineError(f"assessments[{i}].competency_id: unknown competency {c}",
+                              field=f"assessments[{i}].competency_id")
+    known = set(export["trainings"]["training_id"].astype(str))
+    for i, t in enumerate(tables["training_records"]["training_id"].astype(str)):
+        if t not in known:
+            raise EngineError(f"training_records[{i}].training_id: unknown training {t}",
+                              field=f"training_records[{i}].training_id")
+    return Export(tables, exported_on=as_of, organisation=export.organisation,
+                  contract_version=export.contract_version, snapshot_id=f"inline-{uuid.uuid4().hex}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------------------
+EFFECT_PAIR_KINDS = ("next", "next2")  # assessment-to-assessment pairs …
+EFFECT_QUERY_HORIZON = DEFAULT_HORIZON_MONTHS  # … and the query pairs at the default horizon
+
+
+@dataclass
+class TrainingData:
+    """The training pairs of an export with their point-in-time features (what every model learns from)."""
+
+    index: PitIndex
+    pairs: pd.DataFrame
+    features: pd.DataFrame
+    target: np.ndarray
+
+
+def training_data(export: Export, *, before: date | None = None, progress: Progress | None = None
+                  ) -> TrainingData:
+    """Training pairs (`features.pit.training_pairs`, later assessment on or before `before`) and features."""
+    say = progress or (lambda _m: None)
+    say("building the point-in-time index")
+    index = PitIndex.build(export)
+    pairs = training_pairs(index, before=before)
+    if len(pairs) < 100:
+        raise ValueError(f"only {len(pairs)} training pairs: not enough history to fit a model")
+    say(f"features of {len(pairs):,} training pairs")
+    return TrainingData(index, pairs, build_features(index, pairs), pairs["target"].to_numpy(np.float64))
+
+
+def fit_effect_model(export: Export, data: TrainingData, *, seed: int = 0,
+                     params: dict[str, Any] | None = None, progress: Progress | None = None
+                     ) -> XLearnerEffect:
+    """The X-learner on the assessment-to-assessment pairs and the query pairs at the default horizon (the
+    query pairs at other horizons repeat the same later measurements and would only cost time).
+    Raises NotEnoughHistory when too few pairs hold a training."""
+    pairs = data.pairs
+    keep = (pairs["pair_kind"].isin(EFFECT_PAIR_KINDS) | (pairs["horizon_months"] == EFFECT_QUERY_HORIZON)
+            ).to_numpy()
+    catalogue = course_catalogue(export)
+    features = data.features[keep]
+    courses = with_courses(features, catalogue, pairs["plan"][keep].tolist())
+    learner = XLearnerEffect(seed=seed, **(params or {}))
+    counterfactual = (counterfactual_plan_features(data.index, features, seed, catalogue)
+                      if learner.blend == "x" else None)
+    return learner.fit(courses, data.target[keep], pairs["nip"].to_numpy()[keep], counterfactual, progress)
+
+
+def fit_predictor(export: Export, *, seed: int = 0, before: date | None = None,
+                  progress: Progress | None = None, effect_estimator: str = "x_learner",
+                  gap_model_params: dict[str, Any] | None = None,
+                  effect_params: dict[str, Any] | None = None, data: TrainingData | None = None) -> Predictor:
+    """Train everything from an export: the gap model (temporal calibration split for its intervals) and
+    the effect estimator ("x_learner", the default, or "s_learner": see `training.effects` and the
+    comparison in `training.rec_eval.compare_effect_estimators`), and fill `metadata`.
+
+    With `before`, only training pairs whose later assessment is on or before it are used (back-tests).
+    `data` reuses training pairs already built for this export (and `before`).
+    """
+    say = progress or (lambda _m: None)
+    if effect_estimator not in ("x_learner", "s_learner"):
+        raise ValueError(f"unknown effect estimator {effect_estimator!r}")
+    data = data or training_data(export, before=before, progress=say)
+    pairs, features, target = data.pairs, data.features, data.target
+    train, calib = temporal_split(pairs["target_on"])
+    say("gap model (point, quantiles, conformal calibration)")
+    gap_params = dict(gap_model_params or {})
+    gap_model = GapModel(seed=seed, **gap_params).fit(features[train], target[train], features[calib],
+                                                      target[calib])
+    effect_params = dict(effect_params or {})
+    effect: Any = SLearnerEffect(gap_model)
+    if effect_estimator == "x_learner":
+        try:
+            effect = fit_effect_model(export, data, seed=seed, params=effect_params, progress=say)
+        except NotEnoughHistory as exc:
+            # Too little training history for the meta-learner (e.g. a new organisation): the level
+            # model's own plan features still give an effect, so fall back rather than fail.
+            say(f"effect model: {exc}; falling back to the S-learner")
+            effect_estimator = "s_learner"
+    window = {"start": pd.Timestamp(pairs["as_of"].min()).date().isoformat(),
+              "end": pd.Timestamp(pairs["target_on"].max()).date().isoformat()}
+    diagnostics = {k: float(v) for k, v in getattr(effect, "diagnostics_", {}).items()}
+    metadata = {
+        "model_version": None,
+        "as_of": export.exported_on.isoformat(),
+        "data_window": window,
+        "snapshot_id": export.snapshot_id,
+        "metrics": {},
+        "fit_metrics": {"training_pairs": float(len(pairs)),
+                        **{f"effect_{k}": v for k, v in diagnostics.items()}},
+        "params": {"gap_model": gap_params, "effect_estimator": effect_estimator, "effect": effect_params},
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "features": list(FEATURES),
+        "effect_estimator": effect_estimator,
+        "seed": int(seed),
+        "before": before.isoformat() if before else None,
+    }
+    return Predictor(gap_model, effect, metadata)
