@@ -1,0 +1,207 @@
+"""The HTTP API: `create_app()` builds it, `serve()` runs it under uvicorn (INTERFACES.md "HTTP API").
+
+Nothing happens at import: the lifespan loads the champion bundle and the store snapshot into
+`app.state.runtime` once, starts the audit writer and the champion poller, and stops them on shutdown.
+This module imports no numpy, so `serve()` can still set `OMP_NUM_THREADS=1` before anything loads an
+OpenMP runtime (STACK_NOTES.md: oversubscription stalls a 2-core server for seconds).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.settings import Settings, get_settings
+from serving.audit import AuditLog
+from serving.keys import KeyStore
+from serving.metrics import Metrics
+from serving.observe import RequestObserver
+from serving.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from serving.routers import (
+    admin,
+    employees,
+    health,
+    models,
+    plans,
+    predictions,
+    recommendations,
+    ui,
+    units,
+    whatif,
+)
+from serving.runtime import Runtime, Sources, default_sources
+
+log = logging.getLogger("serving")
+
+API_TITLE = "asn-kompetensi API"
+API_VERSION = "1"
+DEFAULT_POLL_SECONDS = 5.0
+POLL_FROM_ENVIRONMENT = -1.0  # create_app's default: read KOMPETENSI_POLL_SECONDS
+DOCS_STATIC_URL = "/static/docs"
+API_DESCRIPTION = """Competency gaps and training recommendations for ASN (Kota Pontianak).
+
+Authenticate with `Authorization: Bearer <key>` (`kompetensi keys create --role reader|planner|admin`).
+Roles: reader (HR systems), planner (reader + what-if, unit summaries), admin (everything + reload, audit).
+Errors are `application/problem+json` (RFC 9457). Sentences are Indonesian by default; `lang=en` for English.
+"""
+
+
+class ServingOptions(BaseSettings):
+    """Server-only options (environment `KOMPETENSI_POLL_SECONDS`), read when an app is created."""
+
+    model_config = SettingsConfigDict(env_prefix="KOMPETENSI_", extra="ignore")
+
+    poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, ge=0,
+                                description="how often to look for a new champion or snapshot; 0 = never")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    poll_seconds: float | None = POLL_FROM_ENVIRONMENT,
+    sources: Sources | None = None,
+) -> FastAPI:
+    """The API app. `poll_seconds`: None or 0 turns the champion/snapshot poller off (reload is then
+    manual through POST /v1/admin/reload); the default reads `KOMPETENSI_POLL_SECONDS` (5 s)."""
+    settings = settings or get_settings()
+    if poll_seconds == POLL_FROM_ENVIRONMENT:
+        poll_seconds = ServingOptions().poll_seconds
+    metrics = Metrics()
+    runtime = Runtime(settings.models_dir, sources or default_sources(settings), metrics)
+
+    def audit_engine() -> Any:
+        from serving.store_source import engine
+
+        return engine(settings)
+
+    audit = AuditLog(audit_engine, on_drop=metrics.audit_dropped.inc)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(runtime.load_initial)
+        audit.start()
+        if poll_seconds:
+            runtime.start_polling(poll_seconds)
+        try:
+            yield
+        finally:
+            runtime.stop_polling()
+            await run_in_threadpool(audit.close)
+
+    app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.runtime = runtime
+    app.state.audit = audit
+    app.state.key_store = KeyStore(settings.keys_file)
+
+    install_handlers(app)
+    for module in (health, models, employees, predictions, recommendations, whatif, units, plans, admin, ui):
+        app.include_router(module.router)
+    _install_docs(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)  # plotly.js for the UI is 4.8 MB uncompressed
+    app.add_middleware(RequestObserver, metrics=metrics, audit=audit)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """/docs and /redoc from files shipped in the `fastapi-offline` package: no CDN, works offline."""
+    static = files("fastapi_offline") / "static"
+    app.mount(DOCS_STATIC_URL, StaticFiles(directory=str(static)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json", title=f"{API_TITLE} — docs",
+            swagger_js_url=f"{root}{DOCS_STATIC_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC_URL}/favicon.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{API_TITLE} — ReDoc",
+                              redoc_js_url=f"{root}{DOCS_STATIC_URL}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}{DOCS_STATIC_URL}/favicon.png", with_google_fonts=False)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with every error answer declared as application/problem+json of `Problem`."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status).isdigit() and int(status) >= 400:
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                    if str(status) == "422":
+                        response["description"] = "Invalid input; `errors` names the fields"
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running the server
+# ---------------------------------------------------------------------------------------------------
+def _log_config(level: str) -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["serving"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def _limit_loaded_threadpools() -> None:
+    """If numpy (OpenBLAS) or an OpenMP runtime was loaded before `serve`, cap it at one thread too."""
+    if any(name in sys.modules for name in ("numpy", "sklearn", "lightgbm")):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, log_level: str = "info") -> None:
+    """Run the API under uvicorn: one thread per native pool, scale with `workers` (processes)."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # before numpy/sklearn/lightgbm load their thread pools
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    _limit_loaded_threadpools()
+    import uvicorn
+
+    # The access log is ours (route templates, key ids): uvicorn's would print paths, i.e. NIPs.
+    uvicorn.run("serving.main:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_config=_log_config(log_level), log_level=log_level)
+

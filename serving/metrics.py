@@ -1,0 +1,63 @@
+"""Prometheus metrics, one registry per app (so two apps in one process, e.g. in tests, do not clash).
+
+Labels are route templates (`/v1/employees/{nip}/gaps`), never concrete paths: a NIP never becomes a
+label value, and the label set stays bounded.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The app's collectors; `render()` gives the exposition body and its content type."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kompetensi_http_requests", "HTTP requests by route template, method and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "kompetensi_http_request_duration_seconds", "HTTP request latency by route template",
+            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.model = Info("kompetensi_model", "The model being served", registry=self.registry)
+        self.model_loaded = Gauge(
+            "kompetensi_model_loaded", "1 when a model and a store snapshot are loaded", registry=self.registry,
+        )
+        self.reloads = Counter(
+            "kompetensi_model_reloads", "Model/snapshot reload attempts by outcome",
+            ["outcome"], registry=self.registry,
+        )
+        self.predictions = Counter(
+            "kompetensi_predictions_served", "Employees answered by kind (gaps, recommendations, ...)",
+            ["kind"], registry=self.registry,
+        )
+        self.audit_dropped = Counter(
+            "kompetensi_audit_dropped", "Audit records dropped because the writer queue was full",
+            registry=self.registry,
+        )
+        self.model_loaded.set(0)
+        self.model.info({"model_version": "", "snapshot_id": ""})
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def set_served(self, model_version: str | None, snapshot_id: str | None, ready: bool) -> None:
+        self.model.info({"model_version": model_version or "", "snapshot_id": snapshot_id or ""})
+        self.model_loaded.set(1 if ready else 0)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

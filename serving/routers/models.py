@@ -1,0 +1,56 @@
+"""The model being served."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from serving.deps import ModelDep, require_role
+from serving.routers._common import AUTHED, problems
+from serving.schemas import DataWindow, ModelInfo, ModelsResponse, StoreInfo
+
+router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(require_role("reader"))])
+
+
+def _date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _metrics(raw: Any) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name, value in (raw or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        out[str(name)] = number if number == number and abs(number) != float("inf") else None
+    return out
+
+
+@router.get("/models", response_model=ModelsResponse, responses=problems(*AUTHED, 503))
+def list_models(state: ModelDep) -> ModelsResponse:
+    """The served model version, its metrics, training data window and as-of date."""
+    meta = state.metadata
+    window = meta.get("data_window") or {}
+    assert state.model_version is not None and state.export is not None  # guaranteed by ModelDep
+    info = ModelInfo(
+        model_version=state.model_version,
+        as_of=_date(meta.get("as_of") or state.manifest.get("as_of")),
+        data_window=DataWindow(start=_date(window.get("start")), end=_date(window.get("end"))),
+        snapshot_id=meta.get("snapshot_id") or state.manifest.get("snapshot_id"),
+        trained_at=str(meta.get("trained_at") or state.manifest.get("created_at") or "") or None,
+        metrics=_metrics(meta.get("metrics") or state.manifest.get("metrics")),
+        loaded_at=state.model_loaded_at,
+    )
+    store = StoreInfo(snapshot_id=state.snapshot_id, exported_on=state.export.exported_on,
+                      organisation=state.export.organisation or None, loaded_at=state.snapshot_loaded_at)
+    return ModelsResponse(model_version=state.model_version, models=[info], store=store)

@@ -1,0 +1,32 @@
+"""Gaps for an employee sent inline, for systems that do not share the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from serving.convert import plain
+from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
+from serving.routers._common import AUTHED, problems
+from serving.schemas import GapPredictionRequest, GapsResponse
+
+router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_role("reader"))])
+
+
+@router.post("/predictions/gaps", response_model=GapsResponse, responses=problems(*AUTHED, 404, 503))
+def predict_gaps(body: GapPredictionRequest, state: ModelDep, metrics: MetricsDep,
+                 lang: LangQuery = "id") -> dict[str, Any]:
+    """The …/gaps answer for an employee sent inline (profile and histories, no NIP needed)."""
+    result = state.predictor.gaps_inline(
+        state.export,
+        body.employee.model_dump(),
+        [row.model_dump() for row in body.assessments],
+        [row.model_dump() for row in body.performance_reviews],
+        [row.model_dump() for row in body.training_records],
+        as_of=body.as_of,
+        horizon_months=body.horizon_months,
+        lang=lang,
+    )
+    metrics.predictions.labels("gaps_inline").inc()
+    return plain(result)

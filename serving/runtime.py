@@ -1,0 +1,309 @@
+"""What the server serves: the champion model bundle and the current store snapshot, swapped atomically.
+
+`ServingState` is an immutable pair (model, export). Handlers take one reference to the current state at
+the start of a request and use only it, so a reload never changes the model or the data under a request
+in flight: it builds a complete new state and replaces the reference in one assignment. A bundle that
+fails verification or loading is refused and the old state keeps serving.
+
+The sources (bundle loader, store) are imported lazily, so importing this module loads no numpy and
+touches no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from features.export import Export
+    from features.settings import Settings
+    from serving.metrics import Metrics
+
+log = logging.getLogger("serving.runtime")
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """One consistent (model, snapshot) pair; never mutated after it is published."""
+
+    predictor: Any = None  # training.predictor.Predictor (the bundle object); None = no model
+    model_version: str | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    bundle_path: Path | None = None
+    export: Export | None = None
+    snapshot_id: str | None = None
+    model_loaded_at: datetime | None = None
+    snapshot_loaded_at: datetime | None = None
+
+    @property
+    def has_model(self) -> bool:
+        return self.predictor is not None
+
+    @property
+    def ready(self) -> bool:
+        return self.predictor is not None and self.export is not None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = getattr(self.predictor, "metadata", None)
+        return dict(meta) if isinstance(meta, dict) else {}
+
+
+class ReloadRefused(Exception):
+    """The new champion (or snapshot) could not be loaded; the previous state is still served."""
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    previous_version: str | None
+    model_version: str | None
+    previous_snapshot_id: str | None
+    snapshot_id: str | None
+
+    @property
+    def changed(self) -> bool:
+        return (self.previous_version, self.previous_snapshot_id) != (self.model_version, self.snapshot_id)
+
+
+@dataclass
+class Sources:
+    """How the runtime reads the champion and the store; the defaults are the real ones."""
+
+    read_pointer: Callable[[Path], str | None]
+    load_champion: Callable[[Path], Any]  # -> serving.bundle.LoadedBundle
+    snapshot_id: Callable[[], str | None]
+    load_snapshot: Callable[[], Export | None]
+
+
+def default_sources(settings: Settings) -> Sources:
+    """The champion from `settings.models_dir`, the snapshot from the store at `settings.store_url`."""
+
+    def read_pointer(models_dir: Path) -> str | None:
+        from serving.bundle import read_champion_pointer
+
+        return read_champion_pointer(models_dir)
+
+    def load_champion(models_dir: Path) -> Any:
+        from serving.bundle import load_champion as load
+
+        return load(models_dir)
+
+    def snapshot_id() -> str | None:
+        from serving import store_source
+
+        return store_source.current_snapshot_id(settings)
+
+    def load_snapshot() -> Export | None:
+        from serving import store_source
+
+        return store_source.load_current_snapshot(settings)
+
+    return Sources(read_pointer, load_champion, snapshot_id, load_snapshot)
+
+
+class Runtime:
+    """Holds the current `ServingState`, reloads it on demand and polls for a new champion or snapshot."""
+
+    def __init__(self, models_dir: Path, sources: Sources, metrics: Metrics | None = None) -> None:
+        self.models_dir = Path(models_dir)
+        self.sources = sources
+        self.metrics = metrics
+        self._state = ServingState()
+        self._reload_lock = threading.Lock()  # one reload at a time (admin call vs poller)
+        self._failed_pointer: str | None = None  # a champion that failed: the poller does not retry it
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> ServingState:
+        """The state to use for a whole request (take it once, at the start)."""
+        return self._state
+
+    def _publish(self, state: ServingState) -> None:
+        self._state = state  # a single reference assignment: atomic for readers
+        if self.metrics is not None:
+            self.metrics.set_served(state.model_version, state.snapshot_id, state.ready)
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.reloads.labels(outcome).inc()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_model(self, state: ServingState) -> ServingState:
+        try:
+            loaded = self.sources.load_champion(self.models_dir)
+        except Exception as exc:  # noqa: BLE001 - BundleError or anything unpickling raised
+            raise ReloadRefused(f"champion bundle refused: {_reason(exc)}") from exc
+        predictor = loaded.bundle
+        if not callable(getattr(predictor, "gaps", None)):
+            raise ReloadRefused(f"champion bundle {loaded.version} holds no predictor")
+        _one_thread(predictor)
+        meta = getattr(predictor, "metadata", None)
+        if isinstance(meta, dict) and not meta.get("model_version"):
+            # An unregistered bundle: name it by its directory so every answer carries one version.
+            meta["model_version"] = str(loaded.version)
+        version = str((meta or {}).get("model_version") or loaded.version)
+        return replace(state, predictor=predictor, model_version=version, manifest=dict(loaded.manifest),
+                       bundle_path=Path(loaded.path), model_loaded_at=datetime.now(UTC))
+
+    def _load_snapshot(self, state: ServingState) -> ServingState:
+        try:
+            snapshot_id = self.sources.snapshot_id()
+            if snapshot_id is not None and snapshot_id == state.snapshot_id and state.export is not None:
+                return state
+            export = self.sources.load_snapshot()
+        except Exception as exc:  # noqa: BLE001 - a store error must not take the old snapshot down
+            raise ReloadRefused(f"store snapshot not loaded: {_reason(exc)}") from exc
+        if export is None:
+            return replace(state, export=None, snapshot_id=None, snapshot_loaded_at=None)
+        # The server never needs protected attributes: drop them once, here, so no handler can leak them.
+        export = export.without_protected()
+        return replace(state, export=export, snapshot_id=snapshot_id or export.snapshot_id,
+                       snapshot_loaded_at=datetime.now(UTC))
+
+    def load_initial(self) -> None:
+        """Start-up load: whatever is missing or broken is logged, and the app starts without it."""
+        with self._reload_lock:
+            state = self._state
+            if self._safe_pointer() is not None:
+                try:
+                    state = self._load_model(state)
+                except ReloadRefused as exc:
+                    self.last_error = str(exc)
+                    self._failed_pointer = self._safe_pointer()
+                    log.warning("%s", exc)
+            else:
+                log.warning("no champion in %s: model routes answer 503 until one is promoted", self.models_dir)
+            try:
+                state = self._load_snapshot(state)
+            except ReloadRefused as exc:
+                self.last_error = str(exc)
+                log.warning("%s", exc)
+            self._publish(state)
+
+    def reload(self) -> ReloadOutcome:
+        """Load the current champion and store snapshot; raise `ReloadRefused` and keep serving on failure."""
+        with self._reload_lock:
+            old = self._state
+            try:
+                try:
+                    pointer = self.sources.read_pointer(self.models_dir)
+                except Exception as exc:  # noqa: BLE001 - a garbled pointer refuses the reload
+                    raise ReloadRefused(f"champion pointer unreadable: {_reason(exc)}") from exc
+                if pointer is None and old.predictor is None:
+                    raise ReloadRefused(f"no champion in {self.models_dir}: run `kompetensi promote` first")
+                # A version directory is immutable: the same pointer means the same bundle, no need to load.
+                same = old.bundle_path is not None and pointer in (None, old.bundle_path.name)
+                try:
+                    state = old if same else self._load_model(old)
+                except ReloadRefused:
+                    self._failed_pointer = pointer  # the poller need not try this one again
+                    raise
+                state = self._load_snapshot(state)
+            except ReloadRefused as exc:
+                self.last_error = str(exc)
+                self._count("failure")
+                log.warning("reload refused, still serving %s: %s", old.model_version, exc)
+                raise
+            self._failed_pointer = None
+            self.last_error = None
+            self._publish(state)
+            self._count("success")
+            outcome = ReloadOutcome(old.model_version, state.model_version, old.snapshot_id, state.snapshot_id)
+            log.info("reloaded: model %s -> %s", old.model_version, state.model_version)
+            return outcome
+
+    def _safe_pointer(self) -> str | None:
+        try:
+            return self.sources.read_pointer(self.models_dir)
+        except Exception as exc:  # noqa: BLE001 - a garbled pointer is "no usable champion"
+            self.last_error = _reason(exc)
+            return None
+
+    # -- polling ---------------------------------------------------------------------------------
+    def poll_once(self) -> bool:
+        """Reload when the champion pointer or the store snapshot changed; True when something was swapped."""
+        state = self._state
+        pointer = self._safe_pointer()
+        model_changed = (
+            pointer is not None and pointer != self._failed_pointer
+            and (state.bundle_path is None or pointer != state.bundle_path.name)
+        )
+        try:
+            snapshot_changed = self.sources.snapshot_id() != state.snapshot_id
+        except Exception:  # noqa: BLE001 - a store hiccup is retried on the next poll
+            snapshot_changed = False
+        if not (model_changed or snapshot_changed):
+            return False
+        with self._reload_lock:
+            old = self._state
+            try:
+                new = self._load_model(old) if model_changed else old
+            except ReloadRefused as exc:
+                self._failed_pointer = pointer
+                self.last_error = str(exc)
+                self._count("failure")
+                log.warning("poll: %s; still serving %s", exc, old.model_version)
+                new = old
+            try:
+                new = self._load_snapshot(new)
+            except ReloadRefused as exc:
+                self.last_error = str(exc)
+                self._count("failure")
+                log.warning("poll: %s", exc)
+            if new is old:
+                return False
+            self._publish(new)
+            self._count("success")
+            log.info("poll: now serving model %s, snapshot %s", new.model_version, _short(new.snapshot_id))
+            return True
+
+    def start_polling(self, interval_seconds: float) -> None:
+        if self._poller is not None and self._poller.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval_seconds):
+                try:
+                    self.poll_once()
+                except Exception as exc:  # noqa: BLE001 - the poller must survive anything
+                    log.warning("poll failed: %s", _reason(exc))
+
+        self._poller = threading.Thread(target=loop, name="champion-poller", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
+            self._poller = None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _short(snapshot_id: str | None) -> str:
+    return (snapshot_id or "none")[:12]
+
+
+def _one_thread(predictor: Any) -> None:
+    """Predict on one native thread per request: the server scales with requests and workers, not threads.
+
+    LightGBM turns the n_jobs a model was trained with (-1: every core) into an explicit thread count at
+    predict time, ignoring OMP_NUM_THREADS, so concurrent requests would oversubscribe the cores
+    (STACK_NOTES.md). The bundle offers `set_threads` for this (on the predictor or its gap model).
+    """
+    for owner in (predictor, getattr(predictor, "gap_model", None)):
+        set_threads = getattr(owner, "set_threads", None)
+        if callable(set_threads):
+            set_threads(1)
+            return
