@@ -135,18 +135,38 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
         all_metrics.update(drift.metrics())
     except LookupError as exc:  # a bundle trained before drift references were kept
         notes.append(f"Drift not measured: {exc}.")
+    progress("budget curve: total expected gain against budget, every unit")
+    curve = report_budget_curve(predictor, export)
     out_dir = out_dir or settings.data_dir / "reports" / f"v{version}"
     report, metrics_file = write_report(
         ReportInputs(title=f"asn-kompetensi evaluation, version {version}", model_version=version,
                      backtest=bt, metrics=all_metrics, notes=notes,
                      recommendation_metrics={k.removeprefix("rec_"): v for k, v in rec_metrics.items()},
-                     fairness=audit, drift=drift),
+                     fairness=audit, drift=drift, budget_curve=curve),
         out_dir,
     )
     sections = write_sections(out_dir, fairness=audit, drift=drift)
     progress("logging the evaluation to MLflow")
     registry.log_evaluation(version, all_metrics, [report, metrics_file, *sections])
     return EvaluateResult(version, all_metrics, report, metrics_file)
+
+
+CURVE_SHARES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+
+
+def report_budget_curve(predictor: Any, export: Export) -> list[dict[str, Any]]:
+    """The budget curve of the whole organisation for the report: budgets are shares (CURVE_SHARES) of
+    what giving every active employee their top recommendation would cost, so the curve spans the
+    interesting range whatever the organisation's size and prices."""
+    from training.plans import PlanRequest, make_plan
+
+    top = predictor.candidates(export, top_k=1)
+    total = int(top["cost_idr"].sum()) if len(top) else 0
+    budgets = sorted({int(total * share) for share in CURVE_SHARES} - {0})
+    if not budgets:
+        return []
+    plan = make_plan(predictor, export, PlanRequest(budget_idr=budgets[-1], curve_budgets=tuple(budgets)))
+    return list(plan.curve or [])
 
 
 def promote(*, version: str | None = None, settings: Settings | None = None):

@@ -41,6 +41,7 @@ class ReportInputs:
     recommendation_metrics: dict[str, float] = field(default_factory=dict)
     fairness: FairnessAudit | None = None
     drift: DriftReport | None = None
+    budget_curve: list[dict] = field(default_factory=list)  # budget_idr, expected_gain, cost_idr, …
 
 
 def _figure_html(fig, first: list[bool]) -> str:
@@ -139,6 +140,24 @@ def _policy_figure(rec: dict[str, float]):
     fig.add_hline(y=0.8, line_dash="dash", annotation_text="acceptance 0.8")
     fig.update_layout(title="Policy value against the generator's true gains (1 = oracle, 0 = random)",
                       barmode="group", height=380)
+    return fig
+
+
+def _budget_curve_figure(curve: list[dict]):
+    from plotly.subplots import make_subplots
+
+    budgets = [p["budget_idr"] / 1e6 for p in curve]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(x=budgets, y=[p["expected_gain"] for p in curve], mode="lines+markers",
+                    name="total expected gain (levels)", marker_color=COLORS["model"])
+    if all("employees_reaching_standard" in p for p in curve):
+        fig.add_scatter(x=budgets, y=[p["employees_reaching_standard"] for p in curve], mode="lines+markers",
+                        name="employees brought to their standard", marker_color=COLORS["baseline_linear"],
+                        secondary_y=True)
+    fig.update_layout(title="Budget curve: what each budget buys (optimal plan at every budget, all units)",
+                      xaxis_title="budget (Rp juta)", height=400)
+    fig.update_yaxes(title_text="total expected gain (levels)", secondary_y=False)
+    fig.update_yaxes(title_text="employees", secondary_y=True)
     return fig
 
 
@@ -295,6 +314,10 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
         parts += [_figure_html(f, first) for f in _residual_figures(bt)]
         parts.append("<h3>Global feature importance</h3>")
         parts.append(_figure_html(_importance_figure(bt), first))
+    if inputs.budget_curve:
+        parts.append("<h2>Budget curve</h2><p>Total expected gain of the optimal annual plan (MILP, every "
+                     "unit) at each budget; where the curve flattens, more money buys little.</p>")
+        parts.append(_figure_html(_budget_curve_figure(inputs.budget_curve), first))
     truth = {k: v for k, v in inputs.metrics.items() if k.startswith("truth_")}
     if truth:
         parts.append("<h2>Against the generator's ground truth</h2>" + _table(truth))

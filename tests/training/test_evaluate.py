@@ -67,3 +67,13 @@ def test_report_shows_policy_value_of_product_and_baselines(tmp_path: Path) -> N
     assert "Recommendations against the true gains" in html
     assert "Policy value" in html
     assert "0.91" in html and "0.31" in html  # the figure carries the three bars' values
+
+
+def test_report_shows_the_budget_curve(tmp_path: Path) -> None:
+    curve = [{"budget_idr": 100_000_000, "expected_gain": 50.0, "cost_idr": 99_000_000,
+              "employees_reaching_standard": 40},
+             {"budget_idr": 400_000_000, "expected_gain": 120.0, "cost_idr": 398_000_000,
+              "employees_reaching_standard": 95}]
+    report, _ = write_report(ReportInputs(title="t", model_version="1", budget_curve=curve), tmp_path)
+    html = report.read_text(encoding="utf-8")
+    assert "Budget curve" in html and "Plotly.newPlot" in html
