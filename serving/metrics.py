@@ -16,6 +16,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+DRIFT_STATUS_LEVELS = {"ok": 0, "warning": 1, "alert": 2}  # anything else (unknown, pending) is -1
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -48,6 +49,16 @@ class Metrics:
             "kompetensi_audit_dropped", "Audit records dropped because the writer queue was full",
             registry=self.registry,
         )
+        self.drift_psi = Gauge(
+            "kompetensi_drift_psi", "Population stability index of each feature (and \"prediction\") between "
+            "the served model's training population and the current store snapshot",
+            ["feature"], registry=self.registry,
+        )
+        self.drift_status = Gauge(
+            "kompetensi_drift_status", "Drift status of the served pair: 0 ok, 1 warning, 2 alert, "
+            "-1 unknown or pending", registry=self.registry,
+        )
+        self.drift_status.set(-1)
         self.model_loaded.set(0)
         self.model.info({"model_version": "", "snapshot_id": ""})
 
@@ -58,6 +69,14 @@ class Metrics:
     def set_served(self, model_version: str | None, snapshot_id: str | None, ready: bool) -> None:
         self.model.info({"model_version": model_version or "", "snapshot_id": snapshot_id or ""})
         self.model_loaded.set(1 if ready else 0)
+
+    def set_drift(self, status: str, psi: dict[str, float | None]) -> None:
+        """Replace the drift gauges: the old pair's features are removed, missing (None) PSIs not exposed."""
+        self.drift_status.set(DRIFT_STATUS_LEVELS.get(status, -1))
+        self.drift_psi.clear()
+        for feature, value in psi.items():
+            if value is not None:
+                self.drift_psi.labels(feature).set(value)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

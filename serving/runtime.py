@@ -5,6 +5,11 @@ the start of a request and use only it, so a reload never changes the model or t
 in flight: it builds a complete new state and replaces the reference in one assignment. A bundle that
 fails verification or loading is refused and the old state keeps serving.
 
+Population drift (PSI, `Predictor.drift_summary`) is computed once per (model, snapshot) pair, in a
+background thread started when a new pair is published: startup, reloads and requests never wait for it.
+Until it is done the pair's `DriftStatus` is "pending"; a result for a pair that is no longer served is
+dropped.
+
 The sources (bundle loader, store) are imported lazily, so importing this module loads no numpy and
 touches no file.
 """
@@ -52,6 +57,26 @@ class ServingState:
     def metadata(self) -> dict[str, Any]:
         meta = getattr(self.predictor, "metadata", None)
         return dict(meta) if isinstance(meta, dict) else {}
+
+
+DriftKey = tuple[str | None, str | None, str | None]  # (model version, bundle path, snapshot id)
+
+
+def drift_key(state: ServingState) -> DriftKey:
+    """What identifies a (model, snapshot) pair: a version directory and a snapshot id never change."""
+    return (state.model_version, str(state.bundle_path) if state.bundle_path else None, state.snapshot_id)
+
+
+@dataclass(frozen=True)
+class DriftStatus:
+    """The drift of one (model, snapshot) pair: "pending" until computed, then ok/warning/alert/unknown."""
+
+    key: DriftKey
+    status: str = "pending"
+    psi_max: float | None = None
+    prediction_psi: float | None = None
+    features: dict[str, float | None] = field(default_factory=dict)  # feature -> PSI
+    computed_at: datetime | None = None
 
 
 class ReloadRefused(Exception):
@@ -119,6 +144,8 @@ class Runtime:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self.last_error: str | None = None
+        self._drift: DriftStatus | None = None  # of the last published pair that has a model and a snapshot
+        self._drift_lock = threading.Lock()
 
     @property
     def current(self) -> ServingState:
@@ -129,6 +156,58 @@ class Runtime:
         self._state = state  # a single reference assignment: atomic for readers
         if self.metrics is not None:
             self.metrics.set_served(state.model_version, state.snapshot_id, state.ready)
+        self._schedule_drift(state)
+
+    # -- drift -----------------------------------------------------------------------------------
+    def drift_for(self, state: ServingState) -> DriftStatus | None:
+        """The drift of `state`'s pair: None without a model or snapshot, "pending" until computed."""
+        if not state.ready:
+            return None
+        key = drift_key(state)
+        current = self._drift
+        return current if current is not None and current.key == key else DriftStatus(key)
+
+    def _schedule_drift(self, state: ServingState) -> None:
+        """Start computing the drift of a newly published pair (nothing to do for the same pair)."""
+        key = drift_key(state) if state.ready else None
+        with self._drift_lock:
+            if key is not None and self._drift is not None and self._drift.key == key:
+                return
+            self._drift = DriftStatus(key) if key is not None else None
+            self._set_drift_metrics(self._drift)  # under the lock: a finishing thread cannot interleave
+        if key is None:
+            return
+        thread = threading.Thread(target=self._compute_drift, args=(state, key), name="drift", daemon=True)
+        thread.start()
+
+    def _compute_drift(self, state: ServingState, key: DriftKey) -> None:
+        summary: dict[str, Any] = {"status": "unknown"}
+        try:
+            drift_summary = getattr(state.predictor, "drift_summary", None)
+            if callable(drift_summary):  # a bundle pickled before drift_summary existed has none
+                summary = drift_summary(state.export)
+        except Exception as exc:  # noqa: BLE001 - drift_summary should not raise; a thread must not die loudly
+            log.warning("drift not computed: %s", _reason(exc))
+        result = DriftStatus(
+            key, status=str(summary.get("status") or "unknown"), psi_max=summary.get("psi_max"),
+            prediction_psi=summary.get("prediction_psi"), features=dict(summary.get("features") or {}),
+            computed_at=datetime.now(UTC),
+        )
+        with self._drift_lock:
+            if self._drift is None or self._drift.key != key:
+                return  # another pair was published meanwhile: this result describes nothing served
+            self._drift = result
+            self._set_drift_metrics(result)
+        log.info("drift of model %s on snapshot %s: %s (max PSI %s)", key[0], _short(key[2]), result.status,
+                 result.psi_max)
+
+    def _set_drift_metrics(self, drift: DriftStatus | None) -> None:
+        if self.metrics is None:
+            return
+        if drift is None:
+            self.metrics.set_drift("unknown", {})
+        else:
+            self.metrics.set_drift(drift.status, {**drift.features, "prediction": drift.prediction_psi})
 
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:

@@ -103,6 +103,23 @@ class DataWindow(BaseModel):
     end: date | None = None
 
 
+class DriftFeature(BaseModel):
+    feature: str
+    psi: float | None
+
+
+class DriftInfo(BaseModel):
+    """Population drift (PSI) between the model's training population and the served store snapshot."""
+
+    status: Literal["ok", "warning", "alert", "unknown", "pending"] = Field(
+        description="ok (< 0.1), warning (0.1–0.25), alert (≥ 0.25: retrain); unknown when the model carries "
+                    "no drift reference; pending while being computed")
+    psi_max: float | None = None
+    prediction_psi: float | None = None
+    computed_at: datetime | None = None
+    features: list[DriftFeature] = Field(default_factory=list, description="highest PSI first, at most 10")
+
+
 class ModelInfo(BaseModel):
     model_version: str
     alias: Literal["champion"] = "champion"
@@ -112,6 +129,7 @@ class ModelInfo(BaseModel):
     trained_at: str | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     loaded_at: datetime | None = None
+    drift: DriftInfo | None = None
 
 
 class StoreInfo(BaseModel):

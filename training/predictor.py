@@ -22,6 +22,7 @@ against the server's snapshot do not rebuild them; the cache is dropped when pic
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -792,10 +793,44 @@ class Predictor:
                            "share": round(meeting / len(members), 6) if members else 0.0},
             top_trainings=top)
 
+    # -- drift -----------------------------------------------------------------------------------
+    def drift_summary(self, export: Export) -> dict[str, Any]:
+        """Population drift (PSI) of this model's training population vs `export`, JSON-ready:
+        `{"status", "psi_max", "prediction_psi", "features": {name: psi}}` (`training.drift`).
+
+        Status "unknown" with None values when the bundle carries no drift reference or the computation
+        fails: the server calls this in the background, so it logs and never raises.
+        """
+        unknown: dict[str, Any] = {"status": "unknown", "psi_max": None, "prediction_psi": None, "features": {}}
+        if not self.metadata.get("drift_reference"):
+            return unknown
+        try:
+            # Imported here: the server needs training.drift only for a model that carries a reference.
+            from training.drift import drift_report
+
+            report = drift_report(export, self, seed=get_settings().seed)
+            features = {str(f): _finite(v) for f, v in zip(report.features["feature"], report.features["psi"],
+                                                            strict=True)}
+            return {"status": report.status, "psi_max": _finite(report.psi_max),
+                    "prediction_psi": _finite(report.prediction_psi), "features": features}
+        except Exception as exc:  # noqa: BLE001 - drift is a diagnostic: it must never take serving down
+            logging.getLogger(__name__).warning("drift not computed for model %s: %s: %s", self.model_version,
+                                                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            return unknown
+
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------
+def _finite(value: Any) -> float | None:
+    """`value` as a float, None when missing or not finite (JSON has no NaN)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
 def _collect(nips: Iterable[str], training_ids: Iterable[str], values: Iterable[Any]
              ) -> dict[tuple[str, str], list[Any]]:
     """Values grouped by (nip, training_id), in row order (a plain loop: far faster than a groupby of

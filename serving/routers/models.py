@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from serving.deps import ModelDep, require_role
+from serving.deps import ModelDep, RuntimeDep, require_role
 from serving.routers._common import AUTHED, problems
-from serving.schemas import DataWindow, ModelInfo, ModelsResponse, StoreInfo
+from serving.runtime import DriftStatus
+from serving.schemas import DataWindow, DriftFeature, DriftInfo, ModelInfo, ModelsResponse, StoreInfo
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(require_role("reader"))])
 
@@ -36,8 +37,19 @@ def _metrics(raw: Any) -> dict[str, float | None]:
     return out
 
 
+def _drift(drift: DriftStatus | None, top: int = 10) -> DriftInfo | None:
+    if drift is None:
+        return None
+    # Highest PSI first (missing last), ties by name, so the answer is stable.
+    ranked = sorted(drift.features.items(), key=lambda kv: (kv[1] is None, -(kv[1] or 0.0), kv[0]))[:top]
+    return DriftInfo.model_validate({
+        "status": drift.status, "psi_max": drift.psi_max, "prediction_psi": drift.prediction_psi,
+        "computed_at": drift.computed_at, "features": [DriftFeature(feature=f, psi=v) for f, v in ranked],
+    })
+
+
 @router.get("/models", response_model=ModelsResponse, responses=problems(*AUTHED, 503))
-def list_models(state: ModelDep) -> ModelsResponse:
+def list_models(state: ModelDep, runtime: RuntimeDep) -> ModelsResponse:
     """The served model version, its metrics, training data window and as-of date."""
     meta = state.metadata
     window = meta.get("data_window") or {}
@@ -50,6 +62,7 @@ def list_models(state: ModelDep) -> ModelsResponse:
         trained_at=str(meta.get("trained_at") or state.manifest.get("created_at") or "") or None,
         metrics=_metrics(meta.get("metrics") or state.manifest.get("metrics")),
         loaded_at=state.model_loaded_at,
+        drift=_drift(runtime.drift_for(state)),
     )
     store = StoreInfo(snapshot_id=state.snapshot_id, exported_on=state.export.exported_on,
                       organisation=state.export.organisation or None, loaded_at=state.snapshot_loaded_at)
