@@ -13,10 +13,6 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,12 +25,12 @@ from features.settings import Settings
 from serving.main import create_app
 from serving.routers.ui import plotly_js_path
 from tests.serving.conftest import ServingWorld
+from tests.serving.server import running_server
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SERVER = "from serving.main import serve; import sys; serve('127.0.0.1', int(sys.argv[1]), log_level='warning')"
 TIMEOUT_MS = 60_000
 PLAN_BUDGET = 50_000_000
 MONTHS = ("januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus", "september", "oktober",
@@ -98,41 +94,12 @@ def test_the_ui_loads_nothing_from_elsewhere() -> None:
 # ---------------------------------------------------------------------------------------------------
 # The browser
 # ---------------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ui_server(world: ServingWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`serve()` in a subprocess on a free loopback port (poller off), stopped after the module."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("ui-server") / "server.log"
-    env = world.env() | {"KOMPETENSI_POLL_SECONDS": "0"}
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, cwd=REPO)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with running_server(world, log, log_level="warning") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")

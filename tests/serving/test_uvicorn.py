@@ -2,63 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.serving.conftest import ServingWorld, corrupt_version, point_champion
-
-SERVER = "from serving.main import serve; import sys; serve('127.0.0.1', int(sys.argv[1]), log_level='info')"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running_server(world: ServingWorld, models_dir: Path, log: Path) -> Iterator[str]:
-    """Start `serve()` in a subprocess (poller off), wait until ready, stop it afterwards."""
-    port = _free_port()
-    env = world.env(models_dir) | {"KOMPETENSI_POLL_SECONDS": "0"}
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+from tests.serving.server import running_server
 
 
 @pytest.mark.slow
 def test_endpoints_over_a_socket(world: ServingWorld, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    with running_server(world, world.models_dir, log) as base, httpx.Client(base_url=base, timeout=30) as http:
+    with running_server(world, log, world.models_dir) as base, httpx.Client(base_url=base, timeout=30) as http:
         reader, planner = world.auth("reader"), world.auth("planner")
         assert http.get("/healthz").json()["model_version"] == "2"
         assert http.get("/v1/models", headers=reader).json()["model_version"] == "2"
@@ -105,7 +63,7 @@ def test_hot_reload_under_load_drops_no_request(world: ServingWorld, tmp_path: P
                     versions.add(response.json()["model_version"])
                     served[0] += 1
 
-    with running_server(world, models, log) as base, httpx.Client(base_url=base, timeout=60) as admin:
+    with running_server(world, log, models) as base, httpx.Client(base_url=base, timeout=60) as admin:
         clients = [threading.Thread(target=load, args=(base, path), daemon=True)
                    for path in (f"/v1/employees/{world.nip}/gaps", f"/v1/employees/{world.nip}/recommendations",
                                 "/v1/models")]
