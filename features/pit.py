@@ -395,14 +395,16 @@ def prediction_queries(export: Export | PitIndex, as_of: date, horizon_months: i
         chosen = emp[emp["status"] == ACTIVE_STATUS]
     else:
         wanted = pd.Index([str(n) for n in nips])
-        missing = wanted[~wanted.isin(emp.index)]
-        if len(missing):
-            raise KeyError(f"{len(missing)} unknown employee(s)")
-        chosen = emp.loc[wanted]
+        # get_indexer uses the index's cached hash table; isin on Arrow strings rebuilds one per call
+        # (~40 ms at 7k employees, the largest cost of a one-employee request).
+        rows = emp.index.get_indexer(wanted)
+        if (rows < 0).any():
+            raise KeyError(f"{int((rows < 0).sum())} unknown employee(s)")
+        chosen = emp.iloc[rows]
     std = index.standards.rename("required_level").reset_index()
     q = (chosen[["position_id"]].rename_axis("nip").reset_index()
          .merge(std, on="position_id", how="inner", sort=False))
-    q = q[q["competency_id"].isin(index.competencies.index)]
+    q = q[index.competencies.index.get_indexer(q["competency_id"]) >= 0]
     return pd.DataFrame({
         "nip": q["nip"].astype("str").to_numpy(),
         "competency_id": q["competency_id"].astype("str").to_numpy(),
