@@ -737,8 +737,8 @@ class Predictor:
     # -- unit summary ----------------------------------------------------------------------------
     def unit_summary(self, export: Export, unit_id: str, *, horizon_months: int = DEFAULT_HORIZON_MONTHS,
                      lang: str = "id") -> UnitSummary:
-        """The unit's gaps per competency, employees below standard, JPM bands, JP compliance and the
-        trainings recommended most."""
+        """The unit's (with its sub-units') gaps per competency, employees below standard, JPM bands, JP
+        compliance and the trainings recommended most."""
         self._check(horizon_months, lang)
         units = export["units"].set_index(export["units"]["unit_id"].astype(str))
         if str(unit_id) not in units.index:
@@ -747,7 +747,11 @@ class Predictor:
         ctx = self._context(export)
         index = ctx.index
         emp = index.employees
-        in_unit = (emp["unit_id"] == str(unit_id)) & (emp["status"] == ACTIVE_STATUS)
+        # The unit with its sub-units (a kecamatan with its kelurahan, an OPD with its schools), as plans do.
+        from training.plans import unit_scope
+
+        scope = unit_scope(export["units"], [str(unit_id)])
+        in_unit = emp["unit_id"].astype(str).isin(scope) & (emp["status"] == ACTIVE_STATUS)
         members = [str(n) for n in emp.index[in_unit]]
         competencies: list[UnitSummaryCompetency] = []
         by_type: list[dict[str, Any]] = []

@@ -284,12 +284,27 @@ def test_errors_name_what_is_wrong(world, batch) -> None:
     assert info.value.field == "as_of"
 
 
-def test_unit_summary_counts_its_employees(world) -> None:
+def test_unit_summary_counts_its_employees_and_those_of_its_sub_units(world) -> None:
     _, export, predictor = world
     emp = export["employees"]
-    unit = emp.loc[emp["status"] == "aktif", "unit_id"].value_counts().index[0]
+    active = emp[emp["status"] == "aktif"]
+    units = export["units"]
+    parent = {str(u): (None if pd.isna(p) else str(p))
+              for u, p in zip(units["unit_id"], units["parent_unit_id"], strict=True)}
+
+    def ancestors(unit: str) -> list[str]:
+        chain = []
+        while unit is not None and unit not in chain:
+            chain.append(unit)
+            unit = parent.get(unit)
+        return chain
+
+    # The unit that holds the most active employees counting its sub-units (e.g. Dinas Pendidikan).
+    counts = pd.Series([a for u in active["unit_id"].astype(str) for a in ancestors(u)]).value_counts()
+    unit = str(counts.index[0])
     summary = predictor.unit_summary(export, unit)
-    assert summary.employees == int(((emp["unit_id"] == unit) & (emp["status"] == "aktif")).sum())
+    assert summary.employees == int(counts.iloc[0])
+    assert summary.employees > int((active["unit_id"] == unit).sum())  # sub-units are counted
     assert sum(summary.jpm_bands.values()) == summary.employees
     assert all(0.0 <= c.share_below_standard <= 1.0 for c in summary.competencies)
     assert 0.0 <= summary.jp_compliance["share"] <= 1.0
