@@ -50,6 +50,15 @@ def _progress() -> Callable[[str], None]:
     return lambda message: typer.echo(f"  … {message}", err=True)
 
 
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} {value!r} is not a date YYYY-MM-DD")
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="folder to write the export into")],
@@ -62,11 +71,9 @@ def generate(
     from features.generator import generate_export
 
     kwargs = {}
-    if exported_on:
-        try:
-            kwargs["exported_on"] = date.fromisoformat(exported_on)
-        except ValueError:
-            _fail(f"--exported-on {exported_on!r} is not a date YYYY-MM-DD")
+    export_date = _parse_date(exported_on, "--exported-on")
+    if export_date is not None:
+        kwargs["exported_on"] = export_date
     try:
         summary = generate_export(out, employees=employees, years=years, seed=seed, progress=_progress(),
                                   **kwargs)
@@ -97,15 +104,6 @@ def ingest(
     for warning in result.warnings:
         _say(f"warning: {warning}")
     _say(str(result))
-
-
-def _parse_date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date YYYY-MM-DD")
 
 
 @app.command()
