@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import random
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -30,6 +32,7 @@ from features.constants import (
     TABLES_BY_NAME,
     skp_rating,
 )
+from features.export import Export
 
 EXPORTED_ON = date(2026, 10, 31)
 Rows = list[dict[str, str]]
@@ -380,3 +383,16 @@ def large_export(folder: Path, n_employees: int = 6000, seed: int = 11) -> Path:
     rows["assessments"], rows["performance_reviews"], rows["training_records"] = assessments, reviews, records
     rows["awards"] = []
     return write_export(folder, rows)
+
+
+@functools.lru_cache(maxsize=8)
+def generated_export(employees: int, years: int, seed: int, exported_on: date) -> Export:
+    """A generated export read back through the contract reader, cached per process (never mutate it:
+    copy its tables first)."""
+    from features.generator import generate_export
+    from features.io import read_export
+
+    with tempfile.TemporaryDirectory(prefix="generated-export-") as tmp:
+        folder = Path(tmp) / "export"
+        generate_export(folder, employees=employees, years=years, seed=seed, exported_on=exported_on)
+        return read_export(folder)

@@ -11,10 +11,8 @@ keeps the NIPs' order, which (like any identifier) may decide the order of rows,
 from __future__ import annotations
 
 import re
-import tempfile
 from datetime import date, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +21,8 @@ import pytest
 
 from features.constants import PROTECTED_COLUMNS
 from features.export import Export
-from features.generator import generate_export
-from features.io import read_export
 from features.pit import DESCRIPTIVE_COLUMNS, FEATURES, PitIndex, build_features, prediction_queries
+from tests.exports import generated_export
 
 EXPORTED_ON = date(2026, 6, 30)
 # Person-level protected notions; "level_age_months" (the age of an assessment) is not one of them.
@@ -37,12 +34,8 @@ def is_protected(name: str) -> bool:
     return name in PROTECTED_COLUMNS or bool(FORBIDDEN.search(name.lower()))
 
 
-@lru_cache(maxsize=1)
 def _generated() -> Export:
-    with tempfile.TemporaryDirectory(prefix="protected-export-") as tmp:
-        folder = Path(tmp) / "export"
-        generate_export(folder, employees=220, years=3, seed=21, exported_on=EXPORTED_ON)
-        return read_export(folder)
+    return generated_export(220, 3, 21, EXPORTED_ON)
 
 
 def _copy(export: Export) -> Export:

@@ -11,8 +11,6 @@ import json
 import math
 import re
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,8 +19,7 @@ import pytest
 
 from features.constants import LEVEL_MAX, LEVEL_MIN
 from features.export import Export
-from features.generator import generate_export
-from features.io import read_export
+from tests.exports import generated_export
 from training.drift import (
     MISSING,
     OTHER,
@@ -55,14 +52,8 @@ def _predictor() -> SimpleNamespace:
     return SimpleNamespace(gap_model=CurrentPlusTenth(), metadata={"model_version": "7"})
 
 
-@lru_cache(maxsize=1)
 def _generated() -> Export:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="drift-export-") as tmp:
-        folder = Path(tmp) / "export"
-        generate_export(folder, employees=300, years=3, seed=5, exported_on=EXPORTED_ON)
-        return read_export(folder)
+    return generated_export(300, 3, 5, EXPORTED_ON)
 
 
 @pytest.fixture

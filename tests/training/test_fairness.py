@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +20,7 @@ from features.export import Export
 from features.generator import generate_export
 from features.io import read_export
 from features.settings import get_settings
+from tests.exports import generated_export
 from training.fairness import (
     FairnessSettings,
     ProtectedUnavailable,
@@ -42,12 +41,8 @@ CUTOFF = date(2025, 6, 30)
 FAST = FairnessSettings(n_boot=200)
 
 
-@lru_cache(maxsize=1)
 def _generated() -> Export:
-    with tempfile.TemporaryDirectory(prefix="fair-export-") as tmp:
-        folder = Path(tmp) / "export"
-        generate_export(folder, employees=300, years=3, seed=8, exported_on=EXPORTED_ON)
-        return read_export(folder)
+    return generated_export(300, 3, 8, EXPORTED_ON)
 
 
 @pytest.fixture
