@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,10 +208,46 @@ class PitIndex:
     skp_last_rank: np.ndarray  # [employee, year]: last rating rank on or before the year (forward-filled)
     skp_last_pct: np.ndarray  # [employee, year]: last within-unit percentile on or before the year
     skp_rank: np.ndarray  # [employee, year]: rating rank of that year (NaN when absent)
+    # Look-up tables derived from the fields above on first use (one-employee requests): see `_derived`.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_competencies(self) -> int:
         return len(self.competencies)
+
+    def _derived(self, name: str, build: Any) -> Any:
+        """`derived[name]`, built by `build()` the first time (a race only builds it twice)."""
+        value = self.derived.get(name)
+        if value is None:
+            value = self.derived[name] = build()
+        return value
+
+    def arrays(self, table: str) -> dict[str, np.ndarray]:
+        """The columns of `employees` or `competencies` (with its index as a column) as numpy arrays: a
+        one-row request takes a few values from them (converting an Arrow column costs more than the rest)."""
+        def build() -> dict[str, np.ndarray]:
+            frame = (self.employees if table == "employees" else self.competencies).reset_index()
+            return {str(c): frame[c].to_numpy() for c in frame.columns}
+
+        return self._derived(f"arrays:{table}", build)
+
+    def standards_of(self, position_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(competency_ids, required levels) the position requires, in `standards` order, known
+        competencies only."""
+        def build() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+            std = self.standards
+            comps = std.index.get_level_values(1).astype("str")
+            known = self.competencies.index.get_indexer(comps) >= 0
+            positions = std.index.get_level_values(0).astype("str").to_numpy()[known]
+            comp_ids = comps.to_numpy()[known].astype(object)
+            required = std.to_numpy(np.float64)[known]
+            rows: dict[str, list[int]] = {}
+            for i, position in enumerate(positions):
+                rows.setdefault(str(position), []).append(i)
+            return {p: (comp_ids[r], required[r]) for p, r in rows.items()}
+
+        table = self._derived("standards_by_position", build)
+        return table.get(str(position_id), (np.empty(0, dtype=object), np.empty(0, dtype=np.float64)))
 
     @classmethod
     def build(cls, export: Export) -> PitIndex:
@@ -400,18 +437,34 @@ def prediction_queries(export: Export | PitIndex, as_of: date, horizon_months: i
         rows = emp.index.get_indexer(wanted)
         if (rows < 0).any():
             raise KeyError(f"{int((rows < 0).sum())} unknown employee(s)")
-        chosen = emp.iloc[rows]
+        # Explicit employees: their positions' standards from a per-position table (a merge costs ~5 ms
+        # even for one employee); same rows, same order as the merge below.
+        positions = emp["position_id"].to_numpy()[rows]
+        parts = [index.standards_of(p) for p in positions]
+        counts = np.fromiter((len(c) for c, _ in parts), dtype=np.int64, count=len(parts))
+        return queries_frame(
+            np.repeat(wanted.to_numpy().astype(object), counts),
+            np.concatenate([c for c, _ in parts]) if parts else np.empty(0, dtype=object),
+            np.concatenate([r for _, r in parts]) if parts else np.empty(0, dtype=np.float64),
+            as_of, horizon_months)
     std = index.standards.rename("required_level").reset_index()
     q = (chosen[["position_id"]].rename_axis("nip").reset_index()
          .merge(std, on="position_id", how="inner", sort=False))
     q = q[index.competencies.index.get_indexer(q["competency_id"]) >= 0]
+    return queries_frame(q["nip"].astype("str").to_numpy(), q["competency_id"].astype("str").to_numpy(),
+                          q["required_level"].to_numpy(dtype=np.float64), as_of, horizon_months)
+
+
+def queries_frame(nips: np.ndarray, competency_ids: np.ndarray, required: np.ndarray, as_of: date,
+                  horizon_months: int) -> pd.DataFrame:
+    """Query rows (the columns of `prediction_queries`) from their nip, competency and required level."""
     return pd.DataFrame({
-        "nip": q["nip"].astype("str").to_numpy(),
-        "competency_id": q["competency_id"].astype("str").to_numpy(),
-        "as_of": pd.Timestamp(as_of),
-        "horizon_months": np.int64(horizon_months),
-        "required_level": q["required_level"].to_numpy(dtype=np.float64),
-    }).astype({"nip": "str", "competency_id": "str", "as_of": "datetime64[ns]"})
+        "nip": pd.array(nips, dtype="str"),
+        "competency_id": pd.array(competency_ids, dtype="str"),
+        "as_of": np.full(len(nips), np.datetime64(pd.Timestamp(as_of).to_datetime64(), "ns")),
+        "horizon_months": np.full(len(nips), horizon_months, dtype=np.int64),
+        "required_level": np.asarray(required, dtype=np.float64),
+    })
 
 
 def training_pairs(export: Export | PitIndex, before: date | None = None, steps: Sequence[int] = (1, 2),
@@ -527,16 +580,16 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     as_of = _days(queries["as_of"])
     n_comp = index.n_competencies
     pair = nip_code * n_comp + comp_code
-    emp = index.employees
-    comps = index.competencies
+    emp = index.arrays("employees")
+    comps = index.arrays("competencies")
     f: dict[str, object] = {}
 
     # The competency and the employee's (snapshot) attributes.
-    f["competency_id"] = comps.index.to_numpy()[comp_code]
-    kind_code = comps["kind_code"].to_numpy()[comp_code]
-    f["competency_kind"] = comps["kind"].to_numpy()[comp_code]
+    f["competency_id"] = comps["competency_id"][comp_code]
+    kind_code = comps["kind_code"][comp_code]
+    f["competency_kind"] = comps["kind"][comp_code]
     for col in ("employment", "position_type", "job_family", "unit_kind"):
-        f[col] = emp[col].to_numpy()[nip_code]
+        f[col] = emp[col][nip_code]
 
     # Current level and its history.
     d = index.daily
@@ -574,7 +627,7 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     f["others_mean_level"] = others
 
     # Fallback for never-assessed competencies (documented in the docstring).
-    ptype_mean = _state_mean(index.ptype_state, emp["ptype_code"].to_numpy()[nip_code] * n_comp + comp_code,
+    ptype_mean = _state_mean(index.ptype_state, emp["ptype_code"][nip_code] * n_comp + comp_code,
                              as_of)
     comp_mean = _state_mean(index.competency_state, comp_code, as_of)
     current = observed.copy()
@@ -592,7 +645,7 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     if "required_level" in queries.columns:
         required = pd.to_numeric(queries["required_level"], errors="coerce").to_numpy(dtype=np.float64)
     else:
-        key = pd.MultiIndex.from_arrays([emp["position_id"].to_numpy()[nip_code], f["competency_id"]])
+        key = pd.MultiIndex.from_arrays([emp["position_id"][nip_code], f["competency_id"]])
         required = index.standards.reindex(key).to_numpy(dtype=np.float64)
     f["required_level"] = required
     f["current_gap"] = required - current
@@ -601,10 +654,10 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     f.update(_skp_features(index, nip_code, as_of))
 
     # Tenure, grade, education.
-    hired = emp["hired_day"].to_numpy()[nip_code]
+    hired = emp["hired_day"][nip_code]
     f["tenure_years"] = np.where(hired >= 0, np.maximum(as_of - hired, 0) / DAYS_PER_YEAR, np.nan)
-    f["grade_rank"] = emp["grade_rank"].to_numpy()[nip_code]
-    f["education_rank"] = emp["education_rank"].to_numpy()[nip_code]
+    f["grade_rank"] = emp["grade_rank"][nip_code]
+    f["education_rank"] = emp["education_rank"][nip_code]
 
     # Training history.
     y1, y3 = as_of - int(round(DAYS_PER_YEAR)), as_of - int(round(3 * DAYS_PER_YEAR))
@@ -620,7 +673,7 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
 
     # Colleagues in the same unit (the employee excluded).
     us = index.unit_state
-    unit_pair = emp["unit_code"].to_numpy()[nip_code] * n_comp + comp_code
+    unit_pair = emp["unit_code"][nip_code] * n_comp + comp_code
     u_s, u_c = us.upto("sum", unit_pair, as_of) - own, us.upto("cnt", unit_pair, as_of) - own_n
     with np.errstate(invalid="ignore", divide="ignore"):
         f["unit_mean_level"] = np.where(u_c > 0.5, u_s / np.maximum(u_c, 1), np.nan)
@@ -636,7 +689,7 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
         raise ValueError(f"{len(plans)} plans for {n} query rows")
     f.update(plan_features(index, comp_code, current, plans))
 
-    f["competency_name"] = comps["name"].to_numpy()[comp_code]
+    f["competency_name"] = comps["name"][comp_code]
     f["current_level_source"] = source
     assessed_on = np.where(has, _take(d.days, li) - _DAY_OFFSET, 0).astype("datetime64[D]")
     assessed_on[~has] = np.datetime64("NaT")
@@ -736,8 +789,36 @@ def assessment_history(export: Export | PitIndex, nip: str, competency_id: str, 
     """The assessments of one employee and competency on or before `as_of` (the evidence of a prediction):
     assessed_on, method, level, oldest first, same-day measurements in trust order."""
     index = as_index(export)
+    rows = _history_rows(index, nip, competency_id, as_of)
     a = index.assessments
-    code = index.nips.get_indexer([str(nip)])[0]
-    sel = (a["nip_code"] == code) & (a["competency_id"].astype(str) == str(competency_id))
-    sel &= a["day"] <= _day_of(as_of)
-    return a.loc[sel, ["assessed_on", "method", "level"]].reset_index(drop=True)
+    return pd.DataFrame({c: a[c].array.take(rows) for c in ("assessed_on", "method", "level")})
+
+
+def assessment_records(index: PitIndex, nip: str, competency_id: str, as_of: date
+                       ) -> list[tuple[date, str, float]]:
+    """`assessment_history` as plain (day, method, level) tuples, newest first (what a request renders)."""
+    days, methods, levels = index._derived("assessment_values", lambda: (
+        index.assessments["assessed_on"].to_numpy("datetime64[ns]").astype("datetime64[D]"),
+        index.assessments["method"].astype("str").tolist(),
+        index.assessments["level"].to_numpy(np.float64)))
+    rows = _history_rows(index, nip, competency_id, as_of)[::-1]
+    return [(days[r].item(), methods[r], float(levels[r])) for r in rows]
+
+
+def _history_rows(index: PitIndex, nip: str, competency_id: str, as_of: date) -> np.ndarray:
+    """Rows of `index.assessments` of one employee and competency on or before `as_of`, oldest first."""
+    try:
+        nip_code = index.nips.get_loc(str(nip))
+        comp_code = index.competencies.index.get_loc(str(competency_id))
+    except KeyError:
+        return np.zeros(0, dtype=np.int64)
+    if not isinstance(nip_code, int) or not isinstance(comp_code, int):
+        return np.zeros(0, dtype=np.int64)
+    # `assessments` is sorted by (nip_code, comp_code, day, trust): one binary search finds the history.
+    a = index.assessments
+    keys, day = index._derived("assessment_keys", lambda: (
+        a["nip_code"].to_numpy(np.int64) * index.n_competencies + a["comp_code"].to_numpy(np.int64),
+        a["day"].to_numpy(np.int64)))
+    key = nip_code * index.n_competencies + comp_code
+    lo, hi = np.searchsorted(keys, [key, key + 1])
+    return np.arange(lo, hi)[day[lo:hi] <= _day_of(as_of)]

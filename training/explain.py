@@ -10,15 +10,16 @@ so no raw column name ever reaches a person.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.constants import ASSESSMENT_VALID_YEARS, EDUCATIONS, PNS_GRADES
 from features.export import Export
-from features.pit import NO_BAND_DISTANCE, PitIndex, assessment_history
+from features.pit import NO_BAND_DISTANCE, PitIndex, assessment_records
 from training.gap_model import SCALE_BOUND
 
 Lang = str  # "id" (default) or "en"
@@ -84,7 +85,7 @@ def _plain(x: Any, lang: Lang) -> str:
     return str(x).replace("_", " ")
 
 
-def _current_level(x: float, lang: Lang, row: pd.Series) -> str:
+def _current_level(x: float, lang: Lang, row: Mapping[str, Any]) -> str:
     source = str(row.get("current_level_source", "assessed"))
     if source != "assessed":
         return f"{_level(x, lang)} ({FALLBACKS.get(source, FALLBACKS['competency'])[_i(lang)]})"
@@ -235,13 +236,13 @@ _TEXT_VALUES = {"competency_id", "competency_kind", "current_method", "target_me
                 "position_type", "job_family", "unit_kind"}
 
 
-def label(feature: str, row: pd.Series, lang: Lang = "id") -> str:
+def label(feature: str, row: Mapping[str, Any], lang: Lang = "id") -> str:
     """The business label of a feature, with the competency's name filled in."""
     indonesian, english, _ = LABELS[feature]
     return (english if lang == "en" else indonesian).format(c=str(row.get("competency_name", "")))
 
 
-def format_value(feature: str, row: pd.Series, lang: Lang = "id") -> str:
+def format_value(feature: str, row: Mapping[str, Any], lang: Lang = "id") -> str:
     """The feature's value for a person: "2,4 (assessment center, 14 bulan lalu)"."""
     formatter = LABELS[feature][2]
     if feature == "competency_id":
@@ -270,26 +271,28 @@ def effect(contribution: float, lang: Lang = "id") -> str:
     return f"{'menaikkan' if contribution > 0 else 'menurunkan'} prediksi {size} level"
 
 
-def render(explanation_row: pd.Series, feature_values_row: pd.Series, lang: Lang = "id",
+def render(explanation_row: pd.Series, feature_values_row: Mapping[str, Any], lang: Lang = "id",
            top: int | None = None) -> list[dict[str, Any]]:
     """`[{feature, value, contribution, text}]` sorted by |contribution|, largest first.
 
     With `top`, the rest are summed into one "Faktor lain" item, so the contributions still add up to
     predicted_level − base_value exactly.
     """
-    contributions = explanation_row.astype(float)
-    if SCALE_BOUND in contributions.index and contributions[SCALE_BOUND] == 0.0:
-        contributions = contributions.drop(SCALE_BOUND)  # no clipping happened: nothing to say
-    ordered = contributions.iloc[contributions.abs().to_numpy().argsort(kind="stable")[::-1]]
-    if top is not None and len(ordered) > top:
-        tail = float(ordered.iloc[top:].sum())
-        ordered = pd.concat([ordered.iloc[:top], pd.Series({OTHERS: tail})])
+    names = [str(f) for f in explanation_row.index]
+    values = explanation_row.to_numpy(dtype=float)
+    if SCALE_BOUND in names and values[names.index(SCALE_BOUND)] == 0.0:
+        drop = names.index(SCALE_BOUND)  # no clipping happened: nothing to say
+        names, values = names[:drop] + names[drop + 1:], np.delete(values, drop)
+    order = np.abs(values).argsort(kind="stable")[::-1]
+    names, values = [names[i] for i in order], values[order]
+    if top is not None and len(names) > top:
+        names, values = names[:top] + [OTHERS], np.r_[values[:top], values[top:].sum()]
     items = []
-    for feature, value in ordered.items():
-        name = label(str(feature), feature_values_row, lang)
-        shown = format_value(str(feature), feature_values_row, lang)
-        items.append({"feature": name, "value": shown, "contribution": float(value),
-                      "text": f"{name}: {shown} — {effect(float(value), lang)}."})
+    for feature, value in zip(names, values.tolist(), strict=True):
+        name = label(feature, feature_values_row, lang)
+        shown = format_value(feature, feature_values_row, lang)
+        items.append({"feature": name, "value": shown, "contribution": value,
+                      "text": f"{name}: {shown} — {effect(value, lang)}."})
     return items
 
 
@@ -297,16 +300,15 @@ def evidence(source: Export | PitIndex, nip: str, competency_id: str, as_of: dat
              lang: Lang = "id") -> list[dict[str, Any]]:
     """The assessments a prediction used, newest first: `{kind, text, date, detail: {method, level}}`
     (training.results.Evidence)."""
-    history = assessment_history(source, nip, competency_id, as_of)
+    index = source if isinstance(source, PitIndex) else PitIndex.build(source)
     items = []
-    for row in history.iloc[::-1].itertuples(index=False):
-        day = pd.Timestamp(row.assessed_on).date()
-        method = METHODS.get(str(row.method), METHODS["lainnya"])[_i(lang)]
+    for day, method_id, level in assessment_records(index, nip, competency_id, as_of):
+        method = METHODS.get(method_id, METHODS["lainnya"])[_i(lang)]
         when = day.strftime("%d-%m-%Y") if lang != "en" else day.isoformat()
-        text = (f"Penilaian {when} ({method}): level {number(row.level, lang, 2)}" if lang != "en"
-                else f"Assessment of {when} ({method}): level {number(row.level, lang, 2)}")
+        text = (f"Penilaian {when} ({method}): level {number(level, lang, 2)}" if lang != "en"
+                else f"Assessment of {when} ({method}): level {number(level, lang, 2)}")
         items.append({"kind": "assessment", "text": text, "date": day,
-                      "detail": {"method": str(row.method), "level": float(row.level)}})
+                      "detail": {"method": method_id, "level": level}})
     if not items:
         items.append({"kind": "thin_evidence", "date": None, "detail": {},
                       "text": ("Belum pernah dinilai dalam kompetensi ini: prediksi berdasar perkiraan.",

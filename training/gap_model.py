@@ -19,10 +19,16 @@ Design (INTERFACES.md "Definitions"):
 Each artifact is one `Pipeline(ColumnTransformer, LGBMRegressor)` with pandas output, so the fitted
 estimator sees the business feature names. `n_jobs` defaults to 1: on the 2-core machines, with anything
 else running, OpenMP threads spin-waiting for each other made a fit 25× slower (measured: 66 s vs 2.6 s).
+*Prediction* does not go through the pipelines: the serving API asks for ~10 rows at a time, where the
+ColumnTransformer's pandas output and sklearn's validation cost ~10 ms per pipeline. `_Layout` reads the
+fitted ColumnTransformer once (lazily, so bundles pickled before it existed work unchanged) and encodes the
+rows straight into the booster's float64 matrix, once per call for all three boosters: the same numbers
+the pipelines give (the boosters keep their categorical splits from the model file, whatever the input).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +40,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from features.constants import LEVEL_MAX, LEVEL_MIN
 from features.pit import CATEGORICAL_FEATURES, MONOTONE, NUMERIC_FEATURES
@@ -86,6 +92,144 @@ def feature_groups(pipeline: Pipeline) -> dict[str, str]:
             for name in names:
                 out[name] = max((c for c in columns if name.startswith(c)), key=len)
     return out
+
+
+def booster_threads(n_jobs: int | None) -> int:
+    """LightGBM's reading of an sklearn `n_jobs` for `Booster.predict(num_threads=...)` (None: all cores,
+    negative: counted back from the number of cores, as LGBMModel does)."""
+    if n_jobs is not None and n_jobs >= 0:
+        return int(n_jobs)
+    cpus = os.cpu_count() or 1
+    return cpus if n_jobs is None else max(cpus + 1 + n_jobs, 1)
+
+
+def float_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """`frame` as float64, missing values (NaN, None, pd.NA) as NaN: what LightGBM makes of a DataFrame."""
+    try:
+        return frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):  # nullable dtypes holding pd.NA
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def _passthrough(transformer: Any) -> bool:
+    # A fitted ColumnTransformer stores "passthrough" as an identity FunctionTransformer.
+    if isinstance(transformer, str):
+        return transformer == "passthrough"
+    return isinstance(transformer, FunctionTransformer) and transformer.func is None
+
+
+def _nan_encoder(transformer: Any) -> bool:
+    """An OrdinalEncoder whose unknown and missing values both encode to NaN, without infrequent groups."""
+    return (isinstance(transformer, OrdinalEncoder) and transformer.handle_unknown == "use_encoded_value"
+            and _is_missing(transformer.unknown_value) and _is_missing(transformer.encoded_missing_value)
+            and transformer.min_frequency is None and transformer.max_categories is None)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a fitted pipeline's ColumnTransformer lays features out for its booster, as plain look-ups.
+
+    Column j of the booster's matrix is input column `columns[j]`: passed through as float64 when
+    `tables[j]` is None, else its category's code in `tables[j]`; every other value (unknown category,
+    None, NaN, pd.NA) is NaN, as the OrdinalEncoder with unknown_value = encoded_missing_value = NaN
+    does (its own look-up is a dict too, so equality is Python's in both).
+    """
+
+    columns: tuple[str, ...]
+    tables: tuple[dict[Any, float] | None, ...]
+    numeric: np.ndarray  # positions of the passthrough columns
+    categorical: np.ndarray  # positions of the encoded columns
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> _Layout | None:
+        """The layout of a fitted pipeline, or None when its preprocessor is not one this knows."""
+        pre = pipeline[0]
+        if not isinstance(pre, ColumnTransformer):
+            return None
+        columns: list[str] = []
+        tables: list[dict[Any, float] | None] = []
+        for _, transformer, selected in pre.transformers_:
+            if isinstance(transformer, str) and transformer == "drop":
+                continue
+            names = list(selected) if isinstance(selected, list | tuple | np.ndarray | pd.Index) else None
+            if names is None or not all(isinstance(c, str) for c in names):
+                return None
+            if not names:
+                continue
+            if _passthrough(transformer):
+                tables += [None] * len(names)
+            elif _nan_encoder(transformer):
+                tables += [{v: float(i) for i, v in enumerate(cats) if not _is_missing(v)}
+                           for cats in transformer.categories_]
+            else:
+                return None
+            columns += names
+        # The booster must have been fitted on exactly this output (names and order).
+        if list(pre.get_feature_names_out()) != columns or pipeline[-1].booster_.feature_name() != columns:
+            return None
+        kinds = np.array([t is None for t in tables], dtype=bool)
+        return cls(tuple(columns), tuple(tables), np.flatnonzero(kinds), np.flatnonzero(~kinds))
+
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The booster's float64 input for `features` (what the pipeline's transform + LightGBM make)."""
+        # A dict, not Index.get_indexer: ~10× cheaper on ~50 columns, and this runs once per request.
+        where = {name: i for i, name in enumerate(features.columns)}
+        missing = sorted({c for c in self.columns if c not in where})
+        if missing:
+            raise ValueError(f"columns are missing: {missing}")
+        if len(where) != features.shape[1]:
+            raise ValueError("duplicate column names")
+        out = np.empty((len(features), len(self.columns)), dtype=np.float64)
+        if len(self.numeric):
+            taken = [where[self.columns[j]] for j in self.numeric]
+            out[:, self.numeric] = float_matrix(features.take(taken, axis=1))
+        for j in self.categorical:
+            get = self.tables[j].get  # type: ignore[union-attr]
+            out[:, j] = [get(v, np.nan) for v in features[self.columns[j]].to_numpy(dtype=object)]
+        return out
+
+
+@dataclass(frozen=True)
+class _FastPath:
+    """What GapModel's prediction needs from its fitted pipelines, derived once (never pickled)."""
+
+    layouts: tuple[_Layout | None, ...]  # point, lower, upper (None: go through the preprocessor)
+    source: tuple[int, ...]  # source[i] = the first pipeline whose matrix pipeline i can reuse
+    groups: tuple[str, ...]  # explain's business features, in output order
+    order: np.ndarray | None  # contribution columns sorted by group (None: one column per group, in order)
+    starts: np.ndarray  # where each group starts in `order`
+
+    @classmethod
+    def of(cls, model: GapModel) -> _FastPath:
+        pipelines = (model.point_, model.lower_, model.upper_)
+        layouts = tuple(_Layout.of(p) for p in pipelines)
+        source = tuple(next(k for k in range(i + 1) if k == i or (
+            layouts[k] is not None and _same_layout(layouts[k], layouts[i]))) for i in range(len(layouts)))
+        names = list(model.point_[0].get_feature_names_out())
+        mapping = getattr(model, "feature_groups_", None) or feature_groups(model.point_)
+        of_column = [mapping[c] for c in names]
+        groups = tuple(dict.fromkeys(of_column))  # first appearance order, as groupby(sort=False)
+        rank = {g: i for i, g in enumerate(groups)}
+        group_index = np.array([rank[g] for g in of_column], dtype=np.int64)
+        if len(groups) == len(names):
+            return cls(layouts, source, groups, None, np.arange(len(groups)))
+        order = np.argsort(group_index, kind="stable")
+        starts = np.searchsorted(group_index[order], np.arange(len(groups)))
+        return cls(layouts, source, groups, order, starts)
+
+    def group(self, contributions: np.ndarray) -> np.ndarray:
+        """Per-column contributions (rows × columns) summed into the business features (rows × groups)."""
+        if self.order is None:
+            return contributions
+        return np.add.reduceat(contributions[:, self.order], self.starts, axis=1)
+
+
+def _same_layout(a: _Layout | None, b: _Layout | None) -> bool:
+    return a is not None and b is not None and a.columns == b.columns and a.tables == b.tables
 
 
 def _quantile(values: np.ndarray, level: float) -> float:
@@ -148,6 +292,7 @@ class GapModel(RegressorMixin, BaseEstimator):
             calib_target: pd.Series | None = None) -> GapModel:
         """Fit the point model on all rows, the quantile models on `features`, and calibrate the interval on
         the calibration rows (later in time); without them, a seeded 20% of the rows is held out."""
+        self.__dict__.pop("_fast_path", None)  # derived from the pipelines about to be refitted
         y = np.asarray(target, dtype=np.float64)
         if calib_features is None or calib_target is None:
             rng = np.random.default_rng(self.seed)
@@ -185,7 +330,14 @@ class GapModel(RegressorMixin, BaseEstimator):
         self.feature_names_in_ = np.array(sum(self._columns(), []), dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.feature_groups_ = feature_groups(self.point_)
+        self.__dict__.pop("_fast_path", None)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The fast path's look-ups are derived from the pipelines: rebuilt on first use, never pickled.
+        state = dict(super().__getstate__())
+        state.pop("_fast_path", None)
+        return state
 
     def set_threads(self, n_jobs: int) -> GapModel:
         """Use `n_jobs` threads from now on (serving: 1) in every fitted LightGBM model; returns self."""
@@ -195,40 +347,75 @@ class GapModel(RegressorMixin, BaseEstimator):
         return self
 
     # -- prediction ------------------------------------------------------------------------------
-    def _raw_band(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        anchor = features[ANCHOR].to_numpy(np.float64)
-        lo = anchor + self.lower_.predict(features)
-        hi = anchor + self.upper_.predict(features)
-        return np.minimum(lo, hi), np.maximum(lo, hi)
+    def _fast(self) -> _FastPath:
+        fast = self.__dict__.get("_fast_path")
+        if fast is None:  # a race only builds it twice: the result is the same
+            fast = self._fast_path = _FastPath.of(self)
+        return fast
 
-    def _contributions(self, features: pd.DataFrame) -> np.ndarray:
-        transformed = self.point_[0].transform(features)
-        booster = self.point_[-1].booster_
-        return booster.predict(transformed, pred_contrib=True, num_threads=self.n_jobs)
+    def _matrices(self, features: pd.DataFrame, bands: bool = True) -> list[np.ndarray | pd.DataFrame]:
+        """The boosters' inputs (point, and lower, upper with `bands`), each encoding done once: the
+        quantile models' matrix is the point model's when their encoders learnt the same categories."""
+        fast = self._fast()
+        pipelines = (self.point_, self.lower_, self.upper_)
+        out: list[np.ndarray | pd.DataFrame] = []
+        for i in range(3 if bands else 1):
+            layout = fast.layouts[i]
+            if fast.source[i] != i:
+                out.append(out[fast.source[i]])
+            elif layout is not None:
+                out.append(layout.matrix(features))
+            else:  # a preprocessor the fast path does not know: its own transform, as before
+                out.append(pipelines[i][0].transform(features))
+        return out
+
+    def _raw(self, pipeline: Pipeline, matrix: np.ndarray | pd.DataFrame, **kwargs: Any) -> np.ndarray:
+        return pipeline[-1].booster_.predict(matrix, num_threads=booster_threads(self.n_jobs), **kwargs)
+
+    def _raw_band(self, features: pd.DataFrame, matrices: list[np.ndarray | pd.DataFrame] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        matrices = matrices or self._matrices(features)
+        anchor = features[ANCHOR].to_numpy(np.float64)
+        lo = anchor + self._raw(self.lower_, matrices[1])
+        hi = anchor + self._raw(self.upper_, matrices[2])
+        return np.minimum(lo, hi), np.maximum(lo, hi)
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
         """predicted_level, lower, upper (80% interval), on the 1–5 scale, index aligned with `features`."""
+        return self._predict(features, self._matrices(features))
+
+    def explain(self, features: pd.DataFrame) -> Explanation:
+        """Per business feature contributions; base_value + row sum == predicted_level (1e-6)."""
+        return self._explain(features, self._matrices(features, bands=False)[0])
+
+    def predict_and_explain(self, features: pd.DataFrame) -> tuple[pd.DataFrame, Explanation]:
+        """`predict(features)` and `explain(features)` with the rows encoded once."""
+        matrices = self._matrices(features)
+        return self._predict(features, matrices), self._explain(features, matrices[0])
+
+    def _predict(self, features: pd.DataFrame, matrices: list[np.ndarray | pd.DataFrame]) -> pd.DataFrame:
         anchor = features[ANCHOR].to_numpy(np.float64)
-        point = np.clip(anchor + self.point_.predict(features), LEVEL_MIN, LEVEL_MAX)
-        lo, hi = self._raw_band(features)
+        point = np.clip(anchor + self._raw(self.point_, matrices[0]), LEVEL_MIN, LEVEL_MAX)
+        lo, hi = self._raw_band(features, matrices)
         thin = features[THIN].to_numpy() > 0.5
         widen = np.where(thin, self.correction_[True], self.correction_[False])
         lower = np.clip(np.minimum(lo - widen, point), LEVEL_MIN, LEVEL_MAX)
         upper = np.clip(np.maximum(hi + widen, point), LEVEL_MIN, LEVEL_MAX)
         return pd.DataFrame({"predicted_level": point, "lower": lower, "upper": upper}, index=features.index)
 
-    def explain(self, features: pd.DataFrame) -> Explanation:
-        """Per business feature contributions; base_value + row sum == predicted_level (1e-6)."""
-        raw = self._contributions(features)
-        names = list(self.point_[0].get_feature_names_out())
-        by_column = pd.DataFrame(raw[:, :-1], columns=names, index=features.index)
-        grouped = by_column.T.groupby(pd.Index([self.feature_groups_[c] for c in names]), sort=False).sum().T
+    def _explain(self, features: pd.DataFrame, matrix: np.ndarray | pd.DataFrame) -> Explanation:
+        fast = self._fast()
+        raw = self._raw(self.point_, matrix, pred_contrib=True)
+        values = np.empty((len(features), len(fast.groups) + 1))
+        values[:, :-1] = fast.group(raw[:, :-1])
         anchor = features[ANCHOR].to_numpy(np.float64)
-        grouped[ANCHOR] = grouped[ANCHOR] + anchor - self.anchor_mean_
+        at = fast.groups.index(ANCHOR)
+        values[:, at] = values[:, at] + anchor - self.anchor_mean_
         base = self.anchor_mean_ + raw[:, -1]
         unclipped = anchor + raw.sum(axis=1)
-        grouped[SCALE_BOUND] = np.clip(unclipped, LEVEL_MIN, LEVEL_MAX) - unclipped
-        return Explanation(base_value=base, contributions=grouped)
+        values[:, -1] = np.clip(unclipped, LEVEL_MIN, LEVEL_MAX) - unclipped
+        contributions = pd.DataFrame(values, columns=[*fast.groups, SCALE_BOUND], index=features.index)
+        return Explanation(base_value=base, contributions=contributions)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,7 +48,7 @@ from features.constants import (
     TABLES_BY_NAME,
 )
 from features.contract import ErrorLog, RawTable, validate_tables
-from features.eligibility import eligibility_matrix, eligible_pairs, level_band, training_evidence_by_band
+from features.eligibility import eligibility_matrix, level_band, training_evidence_by_band
 from features.export import PANDAS_DTYPES, Export, empty_table
 from features.pit import (
     FEATURES,
@@ -57,16 +57,19 @@ from features.pit import (
     build_features,
     plan_features,
     prediction_queries,
+    queries_frame,
     training_pairs,
 )
 from features.settings import get_settings
 from training import explain as words
 from training.effects import (
+    MODERATOR_FEATURES,
     NotEnoughHistory,
     SLearnerEffect,
     XLearnerEffect,
     counterfactual_plan_features,
     course_catalogue,
+    course_features,
     with_courses,
 )
 from training.gap_model import GapModel, temporal_split
@@ -109,15 +112,93 @@ Progress = Callable[[str], None]
 
 
 @dataclass
+class _Catalogue:
+    """Look-up tables of one export's reference data, built once per snapshot (a request then reads them
+    instead of re-indexing the export's tables)."""
+
+    training_ids: pd.Index  # `PitIndex.trainings` order: a training's "position"
+    cost_idr: np.ndarray  # by position
+    hours_jp: np.ndarray  # by position
+    info: dict[str, dict[str, Any]]  # training_id → title, format, provider
+    target_start: np.ndarray  # by position: first row of its targets in `target_comp` (file order) …
+    target_count: np.ndarray  # … and how many
+    target_comp: np.ndarray  # competency code of each target, grouped by training position
+    bands: dict[tuple[str, str], tuple[int, int]]  # (training_id, competency_id) → (min_level, max_level)
+    competency_names: dict[str, str]
+    positions: dict[str, str]  # position_id → title
+
+    @classmethod
+    def build(cls, export: Export, index: PitIndex) -> _Catalogue:
+        trainings = export["trainings"].drop_duplicates("training_id")
+        trainings = trainings.set_index(trainings["training_id"].astype(str)).reindex(index.trainings.index)
+        targets = index.targets  # file order, known competencies only
+        position = index.trainings.index.get_indexer(targets["training_id"])
+        order = np.argsort(position, kind="stable")
+        count = np.bincount(position[position >= 0], minlength=len(index.trainings)).astype(np.int64)
+        order = order[position[order] >= 0]
+        return cls(
+            training_ids=index.trainings.index,
+            cost_idr=trainings["cost_idr"].fillna(0).to_numpy(np.int64),
+            hours_jp=trainings["hours_jp"].fillna(0).to_numpy(np.int64),
+            info={str(t): {"title": str(r.title), "format": str(r.format), "provider": str(r.provider)}
+                  for t, r in zip(trainings.index, trainings[["title", "format", "provider"]].itertuples(),
+                                  strict=True)},
+            target_start=np.r_[0, np.cumsum(count)[:-1]].astype(np.int64),
+            target_count=count,
+            target_comp=targets["comp_code"].to_numpy(np.int64)[order],
+            bands={(str(t), str(c)): (int(lo), int(hi)) for t, c, lo, hi in zip(
+                targets["training_id"], targets["competency_id"], targets["min_level"], targets["max_level"],
+                strict=True)},
+            competency_names={str(c): str(n) for c, n in zip(index.competencies.index,
+                                                              index.competencies["name"], strict=True)},
+            positions={str(p): str(t) for p, t in zip(export["positions"]["position_id"],
+                                                      export["positions"]["title"], strict=True)},
+        )
+
+
+@dataclass
 class _Context:
     """What a request needs of one export, built once per snapshot: the point-in-time index, the course
-    catalogue and the evidence tables by as-of date."""
+    catalogue, the reference look-ups, and per as-of date the evidence, eligibility and JP tables."""
 
     key: Any
     export: Export
     index: PitIndex
     catalogue: pd.DataFrame
-    evidence: dict[date, pd.DataFrame]
+    evidence: dict[date, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    tables: _Catalogue
+    eligibility: dict[date, tuple[pd.Index, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    jp_year: dict[date, pd.Series] = field(default_factory=dict)
+
+
+@dataclass
+class _PairRows:
+    """Eligible (employee, training) pairs and their rows, one per (pair × competency the training targets
+    and the employee's position requires); see `Predictor._pair_rows`."""
+
+    nip: np.ndarray  # per pair
+    position: np.ndarray  # per pair: the training's catalogue position
+    training_id: np.ndarray  # per pair
+    cost_idr: np.ndarray  # per pair
+    hours_jp: np.ndarray  # per pair
+    total_gap_before: np.ndarray  # per pair: the employee's total gap with the empty plan
+    row_pair: np.ndarray  # per row: its pair (rows are grouped by pair, in target order)
+    competency_id: np.ndarray  # per row
+    q_row: np.ndarray  # per row: its query row
+    effect_rows: pd.DataFrame  # per row: the effect model's input, the pair's training as the plan
+    base_pred: pd.DataFrame  # per row: level and interval with the empty plan
+    required: np.ndarray  # per row
+    base_level: np.ndarray  # per row
+    gap_before: np.ndarray  # per row
+    tau: np.ndarray  # per row: the point effect
+    closes: np.ndarray  # per row: gap closed by the point effect
+    participants: np.ndarray  # per row: comparable past participants
+    mean_change: np.ndarray  # per row: their mean observed change (NaN when none)
+    order: np.ndarray  # rows by pair, then gap closed (largest first), then target order
+
+
+AS_OF_CACHE = 4  # per-date tables kept per snapshot (the export date and a few back-test dates)
+EVIDENCE_BANDS = 8  # band codes -1 … 4 fit in 3 bits of an evidence key
 
 
 def _t(lang: str, id_text: str, en_text: str) -> str:
@@ -180,20 +261,82 @@ class Predictor:
                 # Without a snapshot id, only the very same object may reuse an index.
                 if ctx.key == key and (export.snapshot_id is not None or ctx.export is export):
                     return ctx
-        ctx = _Context(key, export, PitIndex.build(export), course_catalogue(export), {})
+        index = PitIndex.build(export)
+        ctx = _Context(key, export, index, course_catalogue(export), {}, _Catalogue.build(export, index))
         with self._lock:
             self._cache = [ctx] + [c for c in self._cache if c.key != key][:1]
         return ctx
 
+    def warm(self, export: Export, as_of: date | None = None) -> None:
+        """Build the per-snapshot tables a request at `as_of` (default: the export date) needs, so the first
+        request does not pay for them (the server calls this before it starts serving a snapshot)."""
+        as_of = self._as_of(export, as_of)
+        ctx = self._context(export)
+        self._evidence(ctx, as_of)
+        self._eligibility(ctx, as_of)
+        self._jp_year(ctx, as_of)
+
     def _index(self, export: Export) -> PitIndex:
         return self._context(export).index
 
-    def _band_evidence(self, export: Export, as_of: date) -> pd.DataFrame:
-        evidence = self._context(export).evidence
-        if as_of not in evidence:
-            table = training_evidence_by_band(export, as_of)
-            evidence[as_of] = table.set_index(["training_id", "competency_id", "band"])
-        return evidence[as_of]
+    @staticmethod
+    def _remember(cache: dict[date, Any], as_of: date, build: Callable[[], Any]) -> Any:
+        """`cache[as_of]`, built on first use; the oldest dates are dropped beyond AS_OF_CACHE."""
+        value = cache.get(as_of)
+        if value is None:
+            value = build()
+            cache[as_of] = value
+            while len(cache) > AS_OF_CACHE:
+                cache.pop(next(iter(cache)), None)
+        return value
+
+    def _evidence(self, ctx: _Context, as_of: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Comparable-participant evidence at `as_of` as (sorted keys, participants, mean observed change);
+        key = (training position × competencies + competency code) × EVIDENCE_BANDS + band + 1."""
+        def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            table = training_evidence_by_band(ctx.export, as_of)
+            keys = self._evidence_keys(ctx, ctx.tables.training_ids.get_indexer(table["training_id"].astype(str)),
+                                       ctx.index.competencies.index.get_indexer(table["competency_id"].astype(str)),
+                                       table["band"].to_numpy(np.int64))
+            known = keys >= 0
+            order = np.argsort(keys[known], kind="stable")
+            return (keys[known][order], table["participants"].to_numpy(np.int64)[known][order],
+                    table["mean_observed_change"].to_numpy(np.float64)[known][order])
+
+        return self._remember(ctx.evidence, as_of, build)
+
+    @staticmethod
+    def _evidence_keys(ctx: _Context, position: np.ndarray, comp_code: np.ndarray, band: np.ndarray
+                       ) -> np.ndarray:
+        keys = (position.astype(np.int64) * ctx.index.n_competencies + comp_code) * EVIDENCE_BANDS + band + 1
+        return np.where((position >= 0) & (comp_code >= 0), keys, -1)
+
+    def _eligibility(self, ctx: _Context, as_of: date) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """Eligibility of every employee of the export at `as_of`: (nips in export order, the catalogue
+        position of each active training, matrix [employee, training]); `features.eligibility` decides
+        each employee on their own records, so a request reads its rows of this one matrix."""
+        def build() -> tuple[pd.Index, np.ndarray, np.ndarray]:
+            nips, trainings, matrix = eligibility_matrix(ctx.export, ctx.index.nips, as_of)
+            return nips, ctx.tables.training_ids.get_indexer(trainings), matrix
+
+        return self._remember(ctx.eligibility, as_of, build)
+
+    def _eligible(self, ctx: _Context, nips: Sequence[str] | None, as_of: date
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Eligible (employee, training) pairs of `nips` (None: every active employee) as (nip, catalogue
+        position) arrays, ordered by employee (export order), then by catalogue order."""
+        names, positions, matrix = self._eligibility(ctx, as_of)
+        if nips is None:
+            status = ctx.index.employees["status"].reindex(names).to_numpy()
+            rows = np.flatnonzero(status == ACTIVE_STATUS)
+        else:
+            rows = np.unique(names.get_indexer(pd.Index([str(n) for n in nips])))
+            rows = rows[rows >= 0]
+        r, c = np.nonzero(matrix[rows])
+        return names.to_numpy()[rows][r], positions[c]
+
+    def _jp_year(self, ctx: _Context, as_of: date) -> pd.Series:
+        return self._remember(ctx.jp_year, as_of, lambda: jp_this_year(ctx.export, as_of))
 
     # -- validation ------------------------------------------------------------------------------
     @staticmethod
@@ -234,10 +377,9 @@ class Predictor:
         return list(dict.fromkeys(out))
 
     @staticmethod
-    def _plan(export: Export, plan: Sequence[str]) -> tuple[str, ...]:
+    def _plan(ctx: _Context, plan: Sequence[str]) -> tuple[str, ...]:
         ids = tuple(dict.fromkeys(str(t) for t in plan))
-        known = set(export["trainings"]["training_id"].astype(str))
-        unknown = [t for t in ids if t not in known]
+        unknown = [t for t in ids if t not in ctx.tables.info]
         if unknown:
             raise UnknownTraining(f"unknown training {unknown[0]}", field="plan")
         return ids
@@ -266,8 +408,21 @@ class Predictor:
         levels: base_level (empty plan), predicted_level, lower, upper, tau, gap, current_level (null
         when never assessed), thin_evidence.
         """
+        base_x, plan_x, out, _ = self._explained_levels(ctx, queries, plans, explain=False)
+        return base_x, plan_x, out
+
+    def _explained_levels(self, ctx: _Context, queries: pd.DataFrame, plans: Sequence[Sequence[str]] | None,
+                          *, explain: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
+        """`_levels` and, with `explain`, the gap model's explanation of the empty-plan rows (the rows are
+        encoded once for both)."""
         base_x = build_features(ctx.index, queries)
-        base = self.gap_model.predict(base_x)
+        explanation = None
+        if explain and len(base_x) and hasattr(self.gap_model, "predict_and_explain"):
+            base, explanation = self.gap_model.predict_and_explain(base_x)
+        else:
+            base = self.gap_model.predict(base_x)
+            if explain and len(base_x):
+                explanation = self.gap_model.explain(base_x)
         level = base["predicted_level"].to_numpy(np.float64)
         lower, upper = base["lower"].to_numpy(np.float64), base["upper"].to_numpy(np.float64)
         tau = np.zeros(len(base_x))
@@ -293,7 +448,7 @@ class Predictor:
             "gap": np.maximum(required - predicted, 0.0),
             "thin_evidence": base_x["thin_evidence"].to_numpy(np.float64) > 0.5,
         }, index=queries.index)
-        return base_x, plan_x, out
+        return base_x, plan_x, out, explanation
 
     def _queries(self, index: PitIndex, nips: Sequence[str] | None, as_of: date, horizon_months: int
                  ) -> pd.DataFrame:
@@ -314,90 +469,199 @@ class Predictor:
         if nips is not None:
             nips = self._known_nips(index, nips)
         queries = self._queries(index, nips, as_of, horizon_months)
-        return self._pair_gains(export, ctx, queries, nips, as_of, detail=detail)
+        return self._pair_gains(export, ctx, queries, nips, as_of, detail=detail)[list(PAIR_COLUMNS) + (
+            ["closes"] if detail else [])]
 
     def _pair_gains(self, export: Export, ctx: _Context, queries: pd.DataFrame, nips: Sequence[str] | None,
                     as_of: date, *, detail: bool = False, levels: pd.DataFrame | None = None,
                     base_x: pd.DataFrame | None = None) -> pd.DataFrame:
+        """PAIR_COLUMNS (and `closes` with `detail`) plus `pair`, the pair's row in `_pair_rows`."""
         if levels is None or base_x is None:
             base_x, _, levels = self._levels(ctx, queries)
-        eligible = eligible_pairs(export, nips, as_of)
-        trainings = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))
-        gap_before = levels.groupby("nip", sort=False)["gap"].sum()
+        rows = self._pair_rows(ctx, levels, base_x, nips, as_of)
+        pairs = self._pairs_frame(rows)
+        if detail:
+            every = np.arange(len(pairs))
+            pairs["lower"], pairs["upper"] = self._pair_intervals(rows, pairs, every)
+            pairs["closes"] = self._pair_closes(rows, every)
+        return pairs
 
-        # (pair × targeted required competency) rows, each pointing at its query row.
-        q = pd.DataFrame({"nip": levels["nip"], "competency_id": levels["competency_id"],
-                          "q_row": np.arange(len(levels))})
-        targets = export["training_targets"][["training_id", "competency_id"]].astype(str)
-        rows = eligible.astype(str).merge(targets, on="training_id").merge(q, on=["nip", "competency_id"])
-        q_row = rows["q_row"].to_numpy(np.int64)
-        base_rows = base_x.iloc[q_row].reset_index(drop=True)
-        plan_rows = self._with_plans(ctx, base_rows, [(t,) for t in rows["training_id"]])
-        base_pred = levels.iloc[q_row][["base_level", "lower", "upper"]].rename(
-            columns={"base_level": "predicted_level"}).reset_index(drop=True)
-        # Intervals cost one predict per bootstrap member: only answers that show them compute them.
-        tau, t_lo, t_hi = self._effect(plan_rows, base_rows, base_pred, interval=detail)
+    def _pair_rows(self, ctx: _Context, levels: pd.DataFrame, base_x: pd.DataFrame,
+                   nips: Sequence[str] | None, as_of: date) -> _PairRows:
+        """The eligible pairs of `nips` and their (pair × targeted required competency) rows, each with the
+        point effect of the pair's training on that competency and the gap it closes."""
+        index, tables = ctx.index, ctx.tables
+        n_comp = index.n_competencies
+        pair_nip, pair_pos = self._eligible(ctx, nips, as_of)
+        # Query rows by (employee, competency): a dense table over the request's employees.
+        q_nip = levels["nip"].to_numpy(dtype=object)
+        people = pd.Index(pd.unique(q_nip))
+        q_emp = people.get_indexer(q_nip)
+        q_comp = index.competencies.index.get_indexer(levels["competency_id"].to_numpy(dtype=object))
+        lookup = np.full(len(people) * n_comp, -1, dtype=np.int64)
+        lookup[q_emp * n_comp + q_comp] = np.arange(len(levels))
+        # Expand every pair into its training's targets (file order), keep the required competencies.
+        pair_emp = people.get_indexer(pair_nip)
+        counts = np.where(pair_emp >= 0, tables.target_count[pair_pos], 0)
+        row_pair = np.repeat(np.arange(len(pair_nip)), counts)
+        first = np.repeat(tables.target_start[pair_pos] - (np.cumsum(counts) - counts), counts)
+        comp = tables.target_comp[first + np.arange(len(row_pair))]
+        q_row = lookup[pair_emp[row_pair] * n_comp + comp]
+        keep = q_row >= 0
+        row_pair, comp, q_row = row_pair[keep], comp[keep], q_row[keep]
+
+        # The effect of each pair's training on each row's competency (point only: intervals are asked
+        # for the pairs that are shown, `_pair_intervals`).
+        training_ids = tables.training_ids.to_numpy()[pair_pos[row_pair]]
+        plans = [(t,) for t in training_ids]
+        effect_rows = self._effect_rows(ctx, base_x, q_row, plans)
+        base_pred = pd.DataFrame({"predicted_level": levels["base_level"].to_numpy(np.float64)[q_row],
+                                  "lower": levels["lower"].to_numpy(np.float64)[q_row],
+                                  "upper": levels["upper"].to_numpy(np.float64)[q_row]})
+        tau, _, _ = self._effect(effect_rows, effect_rows, base_pred, interval=False)
         required = levels["required_level"].to_numpy(np.float64)[q_row]
         base_level = levels["base_level"].to_numpy(np.float64)[q_row]
         before = levels["gap"].to_numpy(np.float64)[q_row]
+        closes = before - np.maximum(required - np.clip(base_level + tau, LEVEL_MIN, LEVEL_MAX), 0.0)
+        # Evidence of comparable past participants: same training, competency and level band.
+        band = level_band(base_x["current_level"].to_numpy(np.float64)[q_row])
+        keys, participants, mean_change = self._evidence(ctx, as_of)
+        wanted = self._evidence_keys(ctx, pair_pos[row_pair], comp, band)
+        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
+        # Rows by pair, then by the gap they close (largest first), then target order: the first row of a
+        # pair is its primary competency.
+        order = np.lexsort((np.arange(len(row_pair)), -closes, row_pair))
+        gap_before = np.bincount(q_emp, weights=levels["gap"].to_numpy(np.float64), minlength=len(people))
+        return _PairRows(
+            nip=pair_nip, position=pair_pos, training_id=tables.training_ids.to_numpy()[pair_pos],
+            cost_idr=tables.cost_idr[pair_pos], hours_jp=tables.hours_jp[pair_pos],
+            total_gap_before=np.where(pair_emp >= 0, gap_before[np.maximum(pair_emp, 0)], 0.0),
+            row_pair=row_pair, competency_id=index.competencies.index.to_numpy()[comp], q_row=q_row,
+            effect_rows=effect_rows, base_pred=base_pred, required=required, base_level=base_level,
+            gap_before=before, tau=tau, closes=closes,
+            participants=np.where(found, participants[at] if len(keys) else 0, 0),
+            mean_change=np.where(found, mean_change[at] if len(keys) else np.nan, np.nan), order=order)
 
-        def closed(effect: np.ndarray) -> np.ndarray:
-            after = np.maximum(required - np.clip(base_level + effect, LEVEL_MIN, LEVEL_MAX), 0.0)
-            return before - after
+    def _effect_rows(self, ctx: _Context, base_x: pd.DataFrame, q_row: np.ndarray,
+                     plans: list[tuple[str, ...]]) -> pd.DataFrame:
+        """The effect model's input for rows `q_row` of `base_x` with `plans`: the X-learner reads its
+        moderators, plan and course features only, so only those are copied (the S-learner needs them all)."""
+        columns = list(base_x.columns)
+        if isinstance(self.effect_model, XLearnerEffect):
+            wanted = set(MODERATOR_FEATURES) | {"competency_id", "competency_kind", "current_level"}
+            columns = [c for c in columns if c in wanted]
+        data = {c: base_x[c].to_numpy()[q_row] for c in columns}
+        comp_code = ctx.index.competencies.index.get_indexer(data["competency_id"])  # code = position
+        data.update(plan_features(ctx.index, comp_code, data["current_level"].astype(np.float64), plans))
+        courses = course_features(ctx.catalogue, data["competency_id"], plans)
+        data.update({c: courses[c].to_numpy() for c in courses.columns})
+        data["plan"] = plans
+        return pd.DataFrame(data)
 
-        band = level_band(base_rows["current_level"].to_numpy(np.float64))
-        rows = rows.assign(closes=closed(tau), closes_lo=closed(t_lo), closes_hi=closed(t_hi),
-                           gap_before=before, band=band)
-        rows["gap_after"] = rows["gap_before"] - rows["closes"]
-        evidence = self._band_evidence(export, as_of)
-        key = pd.MultiIndex.from_arrays([rows["training_id"], rows["competency_id"], rows["band"]])
-        rows["participants"] = evidence["participants"].reindex(key).fillna(0).to_numpy(np.int64)
-        rows["mean_observed_change"] = evidence["mean_observed_change"].reindex(key).to_numpy(np.float64)
+    def _pairs_frame(self, rows: _PairRows) -> pd.DataFrame:
+        """One row per pair: PAIR_COLUMNS (the interval is the point, lower = 0 on thin evidence) and `pair`.
 
-        # Aggregate per pair; the primary competency is the one it closes most (first in target order).
-        rows = rows.sort_values(["nip", "training_id", "closes"], ascending=[True, True, False],
-                                kind="stable")
-        grouped = rows.groupby(["nip", "training_id"], sort=False)
-        agg = grouped.agg(expected_gain=("closes", "sum"), lower=("closes_lo", "sum"),
-                          upper=("closes_hi", "sum"), primary_competency=("competency_id", "first"),
-                          participants=("participants", "first"),
-                          mean_observed_change=("mean_observed_change", "first")).reset_index()
-        closing = rows[rows["closes"] > 1e-9]
-        comps = _collect(closing["nip"], closing["training_id"], closing["competency_id"])
-        out = eligible.astype(str).merge(agg, on=["nip", "training_id"], how="left")
-        keys = list(zip(out["nip"], out["training_id"], strict=True))
-        out["competency_ids"] = [tuple(comps.get(k, ())) for k in keys]
-        for col in ("expected_gain", "lower", "upper"):
-            out[col] = out[col].fillna(0.0).clip(lower=0.0).round(6)
-        out["participants"] = out["participants"].fillna(0).astype(np.int64)
-        out["thin_evidence"] = out["participants"] < self.thin_participants
-        out["lower"] = np.where(out["thin_evidence"], 0.0, np.minimum(out["lower"], out["expected_gain"]))
-        out["upper"] = np.maximum(out["upper"], out["expected_gain"])
-        out["cost_idr"] = trainings["cost_idr"].reindex(out["training_id"]).to_numpy(np.int64)
-        out["hours_jp"] = trainings["hours_jp"].reindex(out["training_id"]).to_numpy(np.int64)
-        out["total_gap_before"] = gap_before.reindex(out["nip"]).fillna(0.0).to_numpy(np.float64)
-        columns = list(PAIR_COLUMNS)
-        if detail:
-            triples = list(zip(rows["competency_id"], rows["gap_before"], rows["gap_after"], strict=True))
-            lists = _collect(rows["nip"], rows["training_id"], triples)
-            out["closes"] = [lists.get(k, []) for k in keys]
-            columns.append("closes")
-        return out[columns]
+        The primary competency is the one the pair closes most (first in target order on ties); a pair whose
+        training targets none of the employee's required competencies has gain 0 and no primary."""
+        n = len(rows.nip)
+        gain = np.round(np.clip(np.bincount(rows.row_pair, weights=rows.closes, minlength=n), 0.0, None), 6)
+        primary = np.full(n, -1, dtype=np.int64)
+        ordered = rows.order
+        if len(ordered):
+            pair_of = rows.row_pair[ordered]
+            starts = np.r_[True, pair_of[1:] != pair_of[:-1]]
+            primary[pair_of[starts]] = ordered[starts]
+        has = primary >= 0
+        at = np.maximum(primary, 0)
+        participants = np.zeros(n, dtype=np.int64)
+        mean_change = np.full(n, np.nan)
+        competency = np.full(n, None, dtype=object)
+        if len(ordered):
+            participants = np.where(has, rows.participants[at], 0).astype(np.int64)
+            mean_change = np.where(has, rows.mean_change[at], np.nan)
+            competency = np.where(has, rows.competency_id[at], None)
+        thin = participants < self.thin_participants
+        closing: dict[int, list[str]] = {}
+        for r in ordered[rows.closes[ordered] > 1e-9]:
+            closing.setdefault(int(rows.row_pair[r]), []).append(str(rows.competency_id[r]))
+        return pd.DataFrame({
+            "nip": pd.array(rows.nip, dtype="str"),
+            "training_id": pd.array(rows.training_id, dtype="str"),
+            "expected_gain": gain,
+            "lower": np.where(thin, 0.0, gain),
+            "upper": gain,
+            "cost_idr": rows.cost_idr,
+            "hours_jp": rows.hours_jp,
+            "competency_ids": [tuple(closing.get(i, ())) for i in range(n)],
+            "primary_competency": pd.array(competency, dtype="str"),
+            "participants": participants,
+            "mean_observed_change": mean_change,
+            "thin_evidence": thin,
+            "total_gap_before": rows.total_gap_before,
+            "pair": np.arange(n, dtype=np.int64),
+        })
+
+    def _pair_intervals(self, rows: _PairRows, pairs: pd.DataFrame, chosen: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of the expected gain of the pairs `chosen` (their `pair` numbers; `pairs` holds
+        their rows, in the same order): the effect model's interval on each of their rows, summed per pair
+        like the gain."""
+        chosen = np.asarray(chosen, dtype=np.int64)
+        where = np.full(len(rows.nip), -1, dtype=np.int64)
+        where[chosen] = np.arange(len(chosen))
+        local = where[rows.row_pair]
+        picked = np.flatnonzero(local >= 0)
+        _, t_lo, t_hi = self._effect(rows.effect_rows.iloc[picked], rows.effect_rows.iloc[picked],
+                                     rows.base_pred.iloc[picked].reset_index(drop=True), interval=True)
+        before, required, base = rows.gap_before[picked], rows.required[picked], rows.base_level[picked]
+
+        def summed(effect: np.ndarray) -> np.ndarray:
+            closes = before - np.maximum(required - np.clip(base + effect, LEVEL_MIN, LEVEL_MAX), 0.0)
+            total = np.bincount(local[picked], weights=closes, minlength=len(chosen))
+            return np.round(np.clip(total, 0.0, None), 6)
+
+        gain = pairs["expected_gain"].to_numpy(np.float64)
+        thin = pairs["thin_evidence"].to_numpy(bool)
+        lower = np.where(thin, 0.0, np.minimum(summed(t_lo), gain))
+        return lower, np.maximum(summed(t_hi), gain)
+
+    @staticmethod
+    def _pair_closes(rows: _PairRows, chosen: np.ndarray) -> list[list[tuple[str, float, float]]]:
+        """Per pair of `chosen`: (competency_id, gap before, gap after) of every targeted required
+        competency, the one closed most first."""
+        out: dict[int, list[tuple[str, float, float]]] = {int(p): [] for p in chosen}
+        for r in rows.order:
+            items = out.get(int(rows.row_pair[r]))
+            if items is not None:
+                before = float(rows.gap_before[r])
+                items.append((str(rows.competency_id[r]), before, before - float(rows.closes[r])))
+        return [out[int(p)] for p in chosen]
 
     def rank_pairs(self, pairs: pd.DataFrame, *, limit: int | None = 5, max_cost_idr: float | None = None,
                    max_jp: float | None = None) -> pd.DataFrame:
         """The recommended pairs: gain > epsilon, within the cost / JP limits, ranked per employee by gain
         (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best)."""
-        kept = pairs[pairs["expected_gain"] > self.gain_epsilon]
+        keep = pairs["expected_gain"].to_numpy(np.float64) > self.gain_epsilon
         if max_cost_idr is not None:
-            kept = kept[kept["cost_idr"] <= max_cost_idr]
+            keep &= pairs["cost_idr"].to_numpy(np.float64) <= max_cost_idr
         if max_jp is not None:
-            kept = kept[kept["hours_jp"] <= max_jp]
-        kept = kept.sort_values(["nip", "expected_gain", "cost_idr", "training_id"],
-                                ascending=[True, False, True, True], kind="stable")
-        if limit is not None:
-            kept = kept.groupby("nip", sort=False).head(limit)
-        return kept.assign(rank=kept.groupby("nip", sort=False).cumcount() + 1).reset_index(drop=True)
+            keep &= pairs["hours_jp"].to_numpy(np.float64) <= max_jp
+        kept = np.flatnonzero(keep)
+        # Sort codes of the text keys (np.unique sorts), then one stable lexicographic sort.
+        nip_code = np.unique(pairs["nip"].to_numpy(dtype=object)[kept].astype(str), return_inverse=True)[1]
+        training_code = np.unique(pairs["training_id"].to_numpy(dtype=object)[kept].astype(str),
+                                  return_inverse=True)[1]
+        order = np.lexsort((training_code, pairs["cost_idr"].to_numpy(np.float64)[kept],
+                            -pairs["expected_gain"].to_numpy(np.float64)[kept], nip_code))
+        sorted_nip = nip_code[order]
+        new = np.r_[True, sorted_nip[1:] != sorted_nip[:-1]] if len(order) else np.zeros(0, dtype=bool)
+        start = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0)) if len(order) else order
+        rank = np.arange(len(order)) - start + 1
+        shown = rank <= limit if limit is not None else np.ones(len(order), dtype=bool)
+        out = pairs.take(kept[order[shown]]).reset_index(drop=True)
+        out["rank"] = rank[shown].astype(np.int64)
+        return out
 
     # -- gaps ------------------------------------------------------------------------------------
     def gaps(self, export: Export, nip: str, *, as_of: date | None = None,
@@ -409,14 +673,14 @@ class Predictor:
         ctx = self._context(export)
         index = ctx.index
         employee = self._employee(index, nip)
-        plan = self._plan(export, plan)
-        position = self._position(export, position_id or str(employee["position_id"]))
+        plan = self._plan(ctx, plan)
+        position = self._position(ctx, position_id or str(employee["position_id"]))
         queries = self._position_queries(index, str(nip), as_of, horizon_months, position)
         return self._gaps_body(ctx, queries, str(nip), as_of, horizon_months, plan, position, explain, lang)
 
     @staticmethod
-    def _position(export: Export, position_id: str) -> str:
-        if position_id not in set(export["positions"]["position_id"].astype(str)):
+    def _position(ctx: _Context, position_id: str) -> str:
+        if position_id not in ctx.tables.positions:
             raise UnknownPosition(f"unknown position {position_id}", field="position_id")
         return position_id
 
@@ -427,39 +691,35 @@ class Predictor:
         The features stay those of the employee's own position (the model's `required_level` feature
         included): a prediction of the level does not depend on which standard it is compared with.
         """
-        std = index.standards
-        wanted = std[std.index.get_level_values(0) == position_id]
-        own = index.employees.loc[nip, "position_id"]
-        comps = [c for c in wanted.index.get_level_values(1) if c in index.competencies.index]
-        q = pd.DataFrame({"nip": nip, "competency_id": comps, "as_of": pd.Timestamp(as_of),
-                          "horizon_months": np.int64(horizon_months)})
-        q = q.astype({"nip": "str", "competency_id": "str", "as_of": "datetime64[ns]"})
-        own_key = pd.MultiIndex.from_arrays([[own] * len(comps), comps])
-        own_required = std.reindex(own_key).to_numpy(np.float64)
-        q["required_level"] = own_required  # feature: the employee's own standard (NaN if not required)
-        q["target_required"] = wanted.reindex(pd.MultiIndex.from_arrays([[position_id] * len(comps), comps])
-                                              ).to_numpy(np.float64)
+        comps, target = index.standards_of(position_id)
+        own = dict(zip(*index.standards_of(str(index.employees.at[nip, "position_id"])), strict=True))
+        # feature: the employee's own standard (NaN if not required)
+        own_required = np.array([own.get(c, np.nan) for c in comps], dtype=np.float64)
+        q = queries_frame(np.full(len(comps), nip, dtype=object), comps, own_required, as_of, horizon_months)
+        q["target_required"] = target
         return q
 
     def _gaps_body(self, ctx: _Context, queries: pd.DataFrame, nip: str, as_of: date, horizon_months: int,
                    plan: tuple[str, ...], position_id: str, explain: bool, lang: str,
                    shown_nip: str | None = None) -> EmployeeGaps:
         plans = [plan] * len(queries) if plan else None
-        base_x, plan_x, levels = self._levels(ctx, queries.drop(columns=["target_required"]), plans)
+        base_x, plan_x, levels, explanation = self._explained_levels(
+            ctx, queries.drop(columns=["target_required"]), plans, explain=explain)
         required = queries["target_required"].to_numpy(np.float64)
         levels["required_level"] = required
         levels["gap"] = np.maximum(required - levels["predicted_level"].to_numpy(), 0.0)
-        explanation = self.gap_model.explain(base_x) if explain and len(base_x) else None
         bands = tuple(get_settings().jpm_bands)
+        records = levels.to_dict("records")
+        values = plan_x.to_dict("records") if explanation is not None else []
+        names = base_x["competency_name"].to_numpy(dtype=object)
         items = []
-        for i in range(len(levels)):
-            row = levels.iloc[i]
+        for i, row in enumerate(records):
             jpm = 100.0 * float(row["predicted_level"]) / float(row["required_level"])
             body = None
             if explanation is not None:
-                body = self._explanation(ctx.index, explanation, i, plan_x.iloc[i], row, nip, as_of, lang)
+                body = self._explanation(ctx.index, explanation, i, values[i], row, nip, as_of, lang)
             items.append(CompetencyGap(
-                competency_id=str(row["competency_id"]), name=str(base_x["competency_name"].iloc[i]),
+                competency_id=str(row["competency_id"]), name=str(names[i]),
                 required_level=int(row["required_level"]),
                 current_level=(None if pd.isna(row["current_level"])
                                else round(float(row["current_level"]), 6)),
@@ -470,18 +730,23 @@ class Predictor:
                             horizon_months=int(horizon_months), position_id=position_id,
                             total_gap=float(levels["gap"].sum()), competencies=items)
 
-    def _explanation(self, index: PitIndex, explanation: Any, i: int, values: pd.Series, row: pd.Series,
-                     nip: str, as_of: date, lang: str) -> Explanation:
-        contributions = explanation.contributions.iloc[i].copy()
+    def _explanation(self, index: PitIndex, explanation: Any, i: int, values: dict[str, Any],
+                     row: dict[str, Any], nip: str, as_of: date, lang: str) -> Explanation:
+        frame = explanation.contributions
+        names = list(frame.columns)
+        contributions = frame.to_numpy(np.float64)[i].copy()
         plan_effect = float(row["predicted_level"] - row["base_level"])
         if plan_effect != 0.0:
             # The plan's effect τ is carried by "trainings planned for this competency".
-            contributions[PLAN_EFFECT_FEATURE] = contributions.get(PLAN_EFFECT_FEATURE, 0.0) + plan_effect
+            if PLAN_EFFECT_FEATURE not in names:
+                names.append(PLAN_EFFECT_FEATURE)
+                contributions = np.r_[contributions, 0.0]
+            contributions[names.index(PLAN_EFFECT_FEATURE)] += plan_effect
         base_value = float(explanation.base_value[i])
         # Make the sum exact in floating point too: the rounding remainder joins the largest item.
         remainder = float(row["predicted_level"]) - base_value - float(contributions.sum())
-        contributions.iloc[int(np.argmax(np.abs(contributions.to_numpy())))] += remainder
-        rendered = words.render(contributions, values, lang, top=TOP_CONTRIBUTIONS)
+        contributions[int(np.argmax(np.abs(contributions)))] += remainder
+        rendered = words.render(pd.Series(contributions, index=names), values, lang, top=TOP_CONTRIBUTIONS)
         evidence = [Evidence(kind=e["kind"], text=e["text"], date=e["date"], detail=e["detail"])
                     for e in words.evidence(index, nip, str(row["competency_id"]), as_of, lang)]
         return Explanation(base_value=base_value,
@@ -536,29 +801,37 @@ class Predictor:
             return []
         queries = self._queries(index, nips, as_of, horizon_months)
         base_x, _, levels = self._levels(ctx, queries)
-        pairs = self._pair_gains(export, ctx, queries, nips, as_of, detail=True, levels=levels, base_x=base_x)
-        ranked = self.rank_pairs(pairs, limit=int(limit), max_cost_idr=max_cost_idr, max_jp=max_jp)
-        catalogue = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))
-        names = index.competencies["name"]
-        current = levels.set_index(["nip", "competency_id"])["current_level"]
-        targets = export["training_targets"].astype({"training_id": "str", "competency_id": "str"}).set_index(
-            ["training_id", "competency_id"])
-        jp_year = jp_this_year(export, as_of)
-        total_gap = levels.groupby("nip")["gap"].sum()
-        by_nip = {n: g for n, g in ranked.groupby("nip", sort=False)}
+        rows = self._pair_rows(ctx, levels, base_x, nips, as_of)
+        ranked = self.rank_pairs(self._pairs_frame(rows), limit=int(limit), max_cost_idr=max_cost_idr,
+                                 max_jp=max_jp)
+        # Intervals and what each pair closes: for the recommended pairs only.
+        chosen = ranked["pair"].to_numpy(np.int64)
+        ranked["lower"], ranked["upper"] = self._pair_intervals(rows, ranked, chosen)
+        ranked["closes"] = self._pair_closes(rows, chosen)
+        tables = ctx.tables
+        current = {(n, c): v for n, c, v in zip(levels["nip"].to_numpy(dtype=object),
+                                                levels["competency_id"].to_numpy(dtype=object),
+                                                levels["current_level"].to_numpy(np.float64), strict=True)}
+        jp_year = self._jp_year(ctx, as_of)
+        q_nip = levels["nip"].to_numpy(dtype=object)
+        people = pd.Index(pd.unique(q_nip))
+        total_gap = dict(zip(people, np.bincount(people.get_indexer(q_nip), weights=levels["gap"].to_numpy(
+            np.float64), minlength=len(people)), strict=True))
+        by_nip: dict[str, list[Any]] = {}
+        for r in ranked.itertuples(index=False):
+            by_nip.setdefault(str(r.nip), []).append(r)
         out = []
         for nip in nips:
             gap = float(total_gap.get(nip, 0.0))
             items: list[Recommendation] = []
-            for r in by_nip.get(nip, pd.DataFrame()).itertuples(index=False):
-                t = catalogue.loc[r.training_id]
+            for r in by_nip.get(nip, []):
+                t = tables.info[str(r.training_id)]
                 closes = [GapClosed(str(c), round(float(b), 6), round(float(a), 6))
                           for c, b, a in r.closes if b - a > 1e-9]
-                reasons = self._reasons(r, t, closes, names, current, targets, float(jp_year.get(nip, 0.0)),
-                                        lang)
+                reasons = self._reasons(r, t, closes, tables, current, float(jp_year.get(nip, 0.0)), lang)
                 items.append(Recommendation(
-                    rank=int(r.rank), training_id=str(r.training_id), title=str(t["title"]),
-                    format=str(t["format"]), provider=str(t["provider"]),
+                    rank=int(r.rank), training_id=str(r.training_id), title=t["title"],
+                    format=t["format"], provider=t["provider"],
                     expected_gain=float(r.expected_gain), lower=float(r.lower), upper=float(r.upper),
                     cost_idr=int(r.cost_idr), hours_jp=int(r.hours_jp), closes=closes,
                     reasons=reasons,
@@ -577,20 +850,21 @@ class Predictor:
                                                message=message))
         return out
 
-    def _reasons(self, r: Any, training: pd.Series, closes: list[GapClosed], names: pd.Series,
-                 current: pd.Series, targets: pd.DataFrame, jp_year: float, lang: str) -> list[str]:
+    def _reasons(self, r: Any, training: dict[str, str], closes: list[GapClosed], tables: _Catalogue,
+                 current: dict[tuple[str, str], float], jp_year: float, lang: str) -> list[str]:
         """Why this training: the gaps it closes and whether the employee is in its band, cost and JP, the
         20 JP right, the comparable participants' observed change, and thin evidence."""
         reasons = []
+        names = tables.competency_names
         for c in closes:
-            name = str(names.get(c.competency_id, c.competency_id))
+            name = names.get(c.competency_id, c.competency_id)
             before, after = _num(c.gap_before, lang), _num(c.gap_after, lang)
             reasons.append(_t(lang, f"Menutup kesenjangan {name}: {before} → {after} level.",
                               f"Closes the {name} gap: {before} → {after} levels."))
             level = current.get((r.nip, c.competency_id))
-            if (r.training_id, c.competency_id) in targets.index and level is not None and not pd.isna(level):
-                band = targets.loc[(r.training_id, c.competency_id)]
-                lo, hi = int(band["min_level"]), int(band["max_level"])
+            band = tables.bands.get((str(r.training_id), c.competency_id))
+            if band is not None and level is not None and not np.isnan(level):
+                lo, hi = band
                 fits = lo <= level < hi + 1
                 reasons.append(_t(
                     lang,
@@ -607,7 +881,7 @@ class Predictor:
             right = JP_RIGHT_PER_YEAR
             reasons.append(_t(lang, f"Membantu memenuhi hak {right} JP tahun ini (baru {done} JP).",
                               f"Helps meet the {right} JP right this year (so far {done} JP)."))
-        primary = str(names.get(r.primary_competency, r.primary_competency))
+        primary = names.get(str(r.primary_competency), str(r.primary_competency))
         if r.participants > 0 and not pd.isna(r.mean_observed_change):
             change = float(r.mean_observed_change)
             sign = "+" if change >= 0 else "−"
@@ -630,8 +904,8 @@ class Predictor:
         baseline = self.gaps(export, nip, horizon_months=horizon_months, lang=lang)
         scenario = self.gaps(export, nip, horizon_months=horizon_months, plan=plan, position_id=position_id,
                              lang=lang)
-        plan = self._plan(export, plan)
         ctx = self._context(export)
+        plan = self._plan(ctx, plan)
         index = ctx.index
         # Levels of every competency of either side, with and without the plan, for the deltas.
         comps = list(dict.fromkeys([c.competency_id for c in baseline.competencies]
@@ -660,13 +934,12 @@ class Predictor:
                 summary.append(_t(lang, f"{name}: prediksi {levels_text}, kesenjangan {gaps_text}.",
                                   f"{name}: predicted {levels_text}, gap {gaps_text}."))
         if position_id and position_id != baseline.position_id:
-            title = export["positions"].set_index(export["positions"]["position_id"].astype(str)).loc[
-                position_id, "title"]
+            title = ctx.tables.positions.get(position_id, position_id)
             summary.insert(0, _t(lang, f"Skenario diukur terhadap standar jabatan {title}.",
                                  f"The scenario is measured against the standard of {title}."))
         if plan:
-            _, tids, ok = eligibility_matrix(export, [str(nip)], baseline.as_of)
-            open_ids = set(tids[ok[0]]) if ok.shape[0] else set()
+            _, positions = self._eligible(ctx, [str(nip)], baseline.as_of)
+            open_ids = set(ctx.tables.training_ids.to_numpy()[positions])
             for t in plan:
                 if t not in open_ids:
                     summary.append(_t(lang, f"Catatan: pegawai ini tidak memenuhi syarat untuk {t}.",
@@ -695,7 +968,7 @@ class Predictor:
             pd.DataFrame(columns=list(PAIR_COLUMNS)), limit=top_k)
         units = index.employees["unit_id"]
         ranked["unit_id"] = units.reindex(ranked["nip"]).astype(str).to_numpy()
-        jp = jp_this_year(export, as_of).reindex(ranked["nip"]).fillna(0.0)
+        jp = self._jp_year(ctx, as_of).reindex(ranked["nip"]).fillna(0.0)
         ranked["jp_this_year"] = jp.to_numpy(np.float64)
         out = ranked[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
         return out.astype({"nip": "str", "training_id": "str", "unit_id": "str", "expected_gain": "float64",
@@ -757,7 +1030,7 @@ class Predictor:
         by_type: list[dict[str, Any]] = []
         bands = {b: 0 for b in JPM_BANDS}
         top: list[dict[str, Any]] = []
-        jp = jp_this_year(export, as_of).reindex(members).fillna(0.0)
+        jp = self._jp_year(ctx, as_of).reindex(members).fillna(0.0)
         meeting = int((jp >= JP_RIGHT_PER_YEAR).sum())
         if members:
             queries = self._queries(index, members, as_of, horizon_months)
@@ -781,12 +1054,12 @@ class Predictor:
                 bands[jpm_band(float(value), settings_bands)] += 1
             pairs = self._pair_gains(export, ctx, queries, members, as_of, levels=levels, base_x=base_x)
             ranked = self.rank_pairs(pairs, limit=5)
-            titles = export["trainings"].set_index(export["trainings"]["training_id"].astype(str))["title"]
+            titles = {t: info["title"] for t, info in ctx.tables.info.items()}
             agg = ranked.groupby("training_id").agg(employees_recommended=("nip", "nunique"),
                                                     total_expected_gain=("expected_gain", "sum"))
             agg = agg.reset_index()
             agg = agg.sort_values(["total_expected_gain", "training_id"], ascending=[False, True]).head(10)
-            top = [{"training_id": r.training_id, "title": str(titles.get(r.training_id, r.training_id)),
+            top = [{"training_id": r.training_id, "title": titles.get(str(r.training_id), str(r.training_id)),
                     "employees_recommended": int(r.employees_recommended),
                     "total_expected_gain": round(float(r.total_expected_gain), 6)} for r in agg.itertuples()]
         return UnitSummary(

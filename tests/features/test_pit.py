@@ -17,6 +17,7 @@ from features.pit import (
     NUMERIC_FEATURES,
     PitIndex,
     assessment_history,
+    assessment_records,
     build_features,
     prediction_queries,
     training_pairs,
@@ -324,3 +325,30 @@ def test_training_pairs_on_a_generated_export() -> None:
         mine = done[(done["nip"] == row.nip) & (done["completed_on"] > row.as_of)
                     & (done["completed_on"] <= row.target_on)]
         assert sorted(row.plan) == sorted(mine["training_id"].astype(str))
+
+
+def test_queries_of_named_employees_equal_those_of_everyone() -> None:
+    """The per-position look-up of one request gives the rows (and order) of the whole-population merge."""
+    from tests.model.gap_setup import small_export
+
+    export = small_export()[0]
+    index = PitIndex.build(export)
+    everyone = prediction_queries(index, export.exported_on, 12)
+    nips = list(dict.fromkeys(everyone["nip"]))[::7]
+    named = prediction_queries(index, export.exported_on, 12, nips=nips)
+    expected = everyone[everyone["nip"].isin(nips)].reset_index(drop=True)
+    expected = pd.concat([expected[expected["nip"] == n] for n in nips], ignore_index=True)
+    pd.testing.assert_frame_equal(named, expected)
+    assert prediction_queries(index, export.exported_on, 12, nips=[]).empty
+
+
+def test_assessment_records_are_the_history_newest_first() -> None:
+    ex = tiny_export()
+    index = PitIndex.build(ex)
+    records = assessment_records(index, E1, "M1", date(2022, 12, 31))
+    assert [(m, lv) for _, m, lv in records] == [("penilaian_360", 2.6), ("assessment_center", 2.4),
+                                                  ("cat", 2.0)]
+    assert all(isinstance(d, date) for d, _, _ in records)
+    assert assessment_records(index, E1, "no-such-competency", date(2022, 12, 31)) == []
+    assert assessment_records(index, "no-such-nip", "M1", date(2022, 12, 31)) == []
+    assert assessment_history(index, "no-such-nip", "M1", date(2022, 12, 31)).empty

@@ -320,3 +320,32 @@ def test_the_predictor_pickles_without_its_cache(world, batch) -> None:
     assert predictor.metadata["as_of"] == export.exported_on.isoformat()
     assert predictor.metadata["effect_estimator"] == "x_learner"
     assert date.fromisoformat(predictor.metadata["data_window"]["end"]) <= export.exported_on
+
+
+def test_one_employee_answers_equal_the_batch_computation(world, batch) -> None:
+    """A request reads per-snapshot tables (eligibility, evidence, JP) and computes intervals for the shown
+    pairs only: its answer must be the one the all-pairs computation gives."""
+    _, export, predictor = world
+    nip, _ = _employee_with_recommendations(export, predictor, batch)
+    everything = predictor.pair_gains(export, [nip], detail=True).set_index("training_id")
+    shown = predictor.recommend(export, nip, limit=50)
+    assert shown.items
+    for item in shown.items:
+        row = everything.loc[item.training_id]
+        assert (item.expected_gain, item.lower, item.upper) == pytest.approx(
+            (row["expected_gain"], row["lower"], row["upper"]), abs=1e-9)
+        assert item.evidence.participants == row["participants"]
+        assert [c.competency_id for c in item.closes] == list(row["competency_ids"])
+    # Eligibility read from the snapshot's matrix equals the one computed for this employee alone, and
+    # the tables are built once per date (warm) and bounded.
+    as_of = export.exported_on
+    assert set(everything.index) == set(eligible_pairs(export, [nip], as_of)["training_id"])
+    earlier = as_of - timedelta(days=400)
+    assert set(predictor.pair_gains(export, [nip], as_of=earlier)["training_id"]) == set(
+        eligible_pairs(export, [nip], earlier)["training_id"])
+    predictor.warm(export)
+    ctx = predictor._context(export)
+    assert as_of in ctx.eligibility and as_of in ctx.evidence and as_of in ctx.jp_year
+    for days in range(1, 8):
+        predictor.pair_gains(export, [nip], as_of=as_of - timedelta(days=30 * days))
+    assert len(ctx.eligibility) <= 4 and len(ctx.evidence) <= 4
