@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -197,6 +198,9 @@ class _PairRows:
     order: np.ndarray  # rows by pair, then gap closed (largest first), then target order
 
 
+# The columns of a ranked pair that a recommendation shows (with its interval and what it closes).
+_SHOWN_PAIR_COLUMNS = ("nip", "training_id", "rank", "expected_gain", "cost_idr", "hours_jp", "primary_competency",
+                       "participants", "mean_observed_change", "thin_evidence")
 AS_OF_CACHE = 4  # per-date tables kept per snapshot (the export date and a few back-test dates)
 EVIDENCE_BANDS = 8  # band codes -1 … 4 fit in 3 bits of an evidence key
 
@@ -806,8 +810,12 @@ class Predictor:
                                  max_jp=max_jp)
         # Intervals and what each pair closes: for the recommended pairs only.
         chosen = ranked["pair"].to_numpy(np.int64)
-        ranked["lower"], ranked["upper"] = self._pair_intervals(rows, ranked, chosen)
-        ranked["closes"] = self._pair_closes(rows, chosen)
+        lower, upper = self._pair_intervals(rows, ranked, chosen)
+        columns = {c: ranked[c].tolist() for c in _SHOWN_PAIR_COLUMNS}
+        shown = [SimpleNamespace(**dict(zip(_SHOWN_PAIR_COLUMNS, values, strict=True)), lower=lo, upper=hi,
+                                 closes=closes)
+                 for values, lo, hi, closes in zip(zip(*columns.values(), strict=True), lower.tolist(),
+                                                   upper.tolist(), self._pair_closes(rows, chosen), strict=True)]
         tables = ctx.tables
         current = {(n, c): v for n, c, v in zip(levels["nip"].to_numpy(dtype=object),
                                                 levels["competency_id"].to_numpy(dtype=object),
@@ -818,7 +826,7 @@ class Predictor:
         total_gap = dict(zip(people, np.bincount(people.get_indexer(q_nip), weights=levels["gap"].to_numpy(
             np.float64), minlength=len(people)), strict=True))
         by_nip: dict[str, list[Any]] = {}
-        for r in ranked.itertuples(index=False):
+        for r in shown:
             by_nip.setdefault(str(r.nip), []).append(r)
         out = []
         for nip in nips:
