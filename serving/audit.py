@@ -7,6 +7,11 @@ route with NIP lists reduced to counts. Requests only put a
 record on a queue; one background thread writes them in batches, so auditing costs a request
 microseconds and a slow or locked store never fails a request (a record that cannot be written is
 logged as a count and dropped).
+
+The writer lingers `linger_seconds` (0.2 s) after the first record of a batch before it writes: one
+INSERT and one commit per request cost the server ~0.4 ms of CPU and a SQLite fsync (~3 ms) each;
+batched, a few per second. Records wait in the bounded queue meanwhile (so a full queue still drops, never
+blocks), and `flush()` (GET /v1/audit) and `close()` end the linger at once.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +60,7 @@ AUDIT_TABLE = Table(
 )
 
 BATCH_SIZE = 500
+LINGER_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,8 @@ class AuditRecord:
     inputs: str | None = None
 
     def row(self) -> dict[str, Any]:
-        row = asdict(self)
+        # Field by field, not dataclasses.asdict: that deep-copies every value (~10 calls per record).
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
         row["at"] = self.at.astimezone(UTC).replace(tzinfo=None)
         return row
 
@@ -96,8 +103,10 @@ class AuditLog:
     """Queue + writer thread in front of the `audit_log` table; `read` serves GET /v1/audit."""
 
     def __init__(self, engine_factory: Callable[[], Engine], *, max_queue: int = 10_000,
-                 on_drop: Callable[[int], None] | None = None) -> None:
+                 on_drop: Callable[[int], None] | None = None, linger_seconds: float = LINGER_SECONDS) -> None:
         self._engine_factory = engine_factory
+        self._linger = linger_seconds
+        self._wake = threading.Event()  # set by flush() and close(): stop lingering, write now
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
         self._queue: queue.Queue[AuditRecord | _Flush | None] = queue.Queue(maxsize=max_queue)
@@ -141,6 +150,7 @@ class AuditLog:
             self._queue.put(marker, timeout=timeout)
         except queue.Full:
             return False
+        self._wake.set()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -152,6 +162,7 @@ class AuditLog:
             self._queue.put(None, timeout=timeout)
         except queue.Full:
             return
+        self._wake.set()
         thread.join(timeout)
 
     def _drop(self, count: int) -> None:
@@ -163,9 +174,14 @@ class AuditLog:
         stop = False
         while not stop:
             item = self._queue.get()
+            if isinstance(item, AuditRecord) and self._linger > 0:
+                # Let the records of the next moments join this one in one INSERT; they wait in the
+                # (bounded) queue meanwhile. flush() and close() cut the wait short.
+                self._wake.wait(self._linger)
+            self._wake.clear()
             pending: list[AuditRecord] = []
             markers: list[_Flush] = []
-            # Drain what is already queued so that a burst becomes one INSERT.
+            # Drain what is queued so that a burst becomes one INSERT.
             while True:
                 if item is None:
                     stop = True

@@ -26,9 +26,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features.settings import Settings, get_settings
 from serving.audit import AuditLog
+from serving.compute import DEFAULT_MODEL_CONCURRENCY
 from serving.keys import KeyStore
 from serving.metrics import Metrics
 from serving.observe import RequestObserver
@@ -54,6 +56,9 @@ API_VERSION = "1"
 DEFAULT_POLL_SECONDS = 5.0
 POLL_FROM_ENVIRONMENT = -1.0  # create_app's default: read KOMPETENSI_POLL_SECONDS
 DOCS_STATIC_URL = "/static/docs"
+STATIC_PREFIXES = ("/ui/", DOCS_STATIC_URL + "/")
+STATIC_GZIP_MIN_BYTES = 2048
+API_GZIP_MIN_BYTES = 64 * 1024
 API_DESCRIPTION = """Competency gaps and training recommendations for ASN (Kota Pontianak).
 
 Authenticate with `Authorization: Bearer <key>` (`kompetensi keys create --role reader|planner|admin`).
@@ -63,12 +68,16 @@ Errors are `application/problem+json` (RFC 9457). Sentences are Indonesian by de
 
 
 class ServingOptions(BaseSettings):
-    """Server-only options (environment `KOMPETENSI_POLL_SECONDS`), read when an app is created."""
+    """Server-only options (environment `KOMPETENSI_POLL_SECONDS`, `KOMPETENSI_MODEL_CONCURRENCY`), read
+    when an app is created."""
 
     model_config = SettingsConfigDict(env_prefix="KOMPETENSI_", extra="ignore")
 
     poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, ge=0,
                                 description="how often to look for a new champion or snapshot; 0 = never")
+    model_concurrency: int = Field(default=DEFAULT_MODEL_CONCURRENCY, ge=1, le=64,
+                                   description="per-employee model calls running at once in one worker "
+                                               "(serving.compute); more requests wait in line")
 
 
 def create_app(
@@ -76,12 +85,15 @@ def create_app(
     *,
     poll_seconds: float | None = POLL_FROM_ENVIRONMENT,
     sources: Sources | None = None,
+    model_concurrency: int | None = None,
 ) -> FastAPI:
     """The API app. `poll_seconds`: None or 0 turns the champion/snapshot poller off (reload is then
-    manual through POST /v1/admin/reload); the default reads `KOMPETENSI_POLL_SECONDS` (5 s)."""
+    manual through POST /v1/admin/reload); the default reads `KOMPETENSI_POLL_SECONDS` (5 s).
+    `model_concurrency`: per-employee model calls at once (default `KOMPETENSI_MODEL_CONCURRENCY`, 1)."""
     settings = settings or get_settings()
+    options = ServingOptions()
     if poll_seconds == POLL_FROM_ENVIRONMENT:
-        poll_seconds = ServingOptions().poll_seconds
+        poll_seconds = options.poll_seconds
     metrics = Metrics()
     runtime = Runtime(settings.models_dir, sources or default_sources(settings), metrics)
 
@@ -93,7 +105,8 @@ def create_app(
     audit = AuditLog(audit_engine, on_drop=metrics.audit_dropped.inc)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        app_.state.model_limiter = None  # made anew in this event loop on first use (serving.compute)
         await run_in_threadpool(runtime.load_initial)
         audit.start()
         if poll_seconds:
@@ -111,12 +124,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.audit = audit
     app.state.key_store = KeyStore(settings.keys_file)
+    app.state.model_concurrency = model_concurrency or options.model_concurrency
 
     install_handlers(app)
     for module in (health, models, employees, predictions, recommendations, whatif, units, plans, admin, ui):
         app.include_router(module.router)
     _install_docs(app)
-    app.add_middleware(GZipMiddleware, minimum_size=2048)  # plotly.js for the UI is 4.8 MB uncompressed
+    app.add_middleware(ScopedGZip)
     app.add_middleware(RequestObserver, metrics=metrics, audit=audit)
 
     @app.get("/", include_in_schema=False)
@@ -124,6 +138,25 @@ def create_app(
         return RedirectResponse("/ui/")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class ScopedGZip:
+    """GZip where it pays: the UI's and the docs' static files (plotly.js is 4.8 MB) from 2 KiB, API answers
+    only from 64 KiB (plans, batches). Compressing every 2–25 KiB JSON answer cost the event loop ~0.4 ms
+    per request (level 9) and the client as much again, for loopback and LAN clients that gain nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.static = GZipMiddleware(app, minimum_size=STATIC_GZIP_MIN_BYTES)
+        self.api = GZipMiddleware(app, minimum_size=API_GZIP_MIN_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif str(scope.get("path", "")).startswith(STATIC_PREFIXES):
+            await self.static(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
 
 
 def _install_docs(app: FastAPI) -> None:

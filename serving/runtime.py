@@ -153,6 +153,7 @@ class Runtime:
         return self._state
 
     def _publish(self, state: ServingState) -> None:
+        _warm(state)  # before the swap: requests keep the old pair until the new one is ready
         self._state = state  # a single reference assignment: atomic for readers
         if self.metrics is not None:
             self.metrics.set_served(state.model_version, state.snapshot_id, state.ready)
@@ -372,6 +373,20 @@ def _reason(exc: BaseException) -> str:
 
 def _short(snapshot_id: str | None) -> str:
     return (snapshot_id or "none")[:12]
+
+
+def _warm(state: ServingState) -> None:
+    """Build the per-snapshot tables of the new (model, snapshot) pair (`Predictor.warm`: index,
+    eligibility, evidence, JP) so that its first requests do not pay for them. A failure is logged only:
+    the requests would build the same tables themselves."""
+    warm = getattr(state.predictor, "warm", None)
+    if state.export is None or not callable(warm):
+        return
+    try:
+        warm(state.export)
+    except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a reason to refuse
+        log.warning("could not prepare snapshot %s for model %s: %s", _short(state.snapshot_id),
+                    state.model_version, _reason(exc))
 
 
 def _one_thread(predictor: Any) -> None:

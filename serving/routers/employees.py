@@ -1,14 +1,23 @@
-"""One employee of the store: profile, predicted gaps, recommended trainings."""
+"""One employee of the store: profile, predicted gaps, recommended trainings.
+
+The handlers are `async def`: their work (and its conversion to JSON-ready values) runs in one worker
+thread, so a request makes exactly one thread hop. Gaps and recommendations go through `run_model` (the
+model limiter, see serving.compute); the profile is a dictionary lookup (serving.profile), so it takes
+the default thread pool and does not wait behind queued model calls.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
+from serving.compute import run_model
 from serving.convert import plain
 from serving.deps import HorizonQuery, LangQuery, MetricsDep, ModelDep, SnapshotDep, require_role
 from serving.routers._common import AUTHED, problems
+from serving.runtime import ServingState
 from serving.schemas import (
     EXAMPLE_NIP,
     MAX_RECOMMENDATIONS,
@@ -23,17 +32,26 @@ router = APIRouter(prefix="/v1/employees", tags=["employees"], dependencies=[Dep
 NipPath = Annotated[str, Path(pattern=NIP_PATTERN, description="18-digit NIP", examples=[EXAMPLE_NIP])]
 
 
-@router.get("/{nip}", response_model=EmployeeProfile, responses=problems(*AUTHED, 404, 503))
-def employee_profile(nip: NipPath, state: SnapshotDep) -> dict[str, Any]:
-    """Profile (no protected attributes), position, current levels and JP completed this year."""
+def _profile(state: ServingState, nip: str) -> dict[str, Any]:
     from serving.profile import employee_profile as build  # pandas is imported on first use, not at start
 
     assert state.export is not None
     return {**plain(build(state.export, nip)), "model_version": state.model_version}
 
 
+@router.get("/{nip}", response_model=EmployeeProfile, responses=problems(*AUTHED, 404, 503))
+async def employee_profile(nip: NipPath, state: SnapshotDep) -> dict[str, Any]:
+    """Profile (no protected attributes), position, current levels and JP completed this year."""
+    return await run_in_threadpool(_profile, state, nip)
+
+
+def _gaps(state: ServingState, nip: str, horizon_months: int, lang: str) -> dict[str, Any]:
+    return plain(state.predictor.gaps(state.export, nip, horizon_months=horizon_months, lang=lang))
+
+
 @router.get("/{nip}/gaps", response_model=GapsResponse, responses=problems(*AUTHED, 404, 503))
-def employee_gaps(
+async def employee_gaps(
+    request: Request,
     nip: NipPath,
     state: ModelDep,
     metrics: MetricsDep,
@@ -41,14 +59,19 @@ def employee_gaps(
     lang: LangQuery = "id",
 ) -> dict[str, Any]:
     """Per required competency: current, predicted level with interval, required level, gap, explanation."""
-    result = state.predictor.gaps(state.export, nip, horizon_months=horizon_months, lang=lang)
+    body = await run_model(request, _gaps, state, nip, horizon_months, lang)
     metrics.predictions.labels("gaps").inc()
-    return plain(result)
+    return body
+
+
+def _recommendations(state: ServingState, nip: str, **options: Any) -> dict[str, Any]:
+    return plain(state.predictor.recommend(state.export, nip, **options))
 
 
 @router.get("/{nip}/recommendations", response_model=RecommendationsResponse,
             responses=problems(*AUTHED, 404, 503))
-def employee_recommendations(
+async def employee_recommendations(
+    request: Request,
     nip: NipPath,
     state: ModelDep,
     metrics: MetricsDep,
@@ -59,7 +82,7 @@ def employee_recommendations(
     lang: LangQuery = "id",
 ) -> dict[str, Any]:
     """Eligible trainings ranked by expected gain, with the gaps they close, cost, JP, reasons and evidence."""
-    result = state.predictor.recommend(state.export, nip, horizon_months=horizon_months, limit=limit,
-                                       max_cost_idr=max_cost_idr, max_jp=max_jp, lang=lang)
+    body = await run_model(request, _recommendations, state, nip, horizon_months=horizon_months, limit=limit,
+                           max_cost_idr=max_cost_idr, max_jp=max_jp, lang=lang)
     metrics.predictions.labels("recommendations").inc()
-    return plain(result)
+    return body

@@ -1,4 +1,4 @@
-"""Liveness, readiness and Prometheus metrics: no key needed."""
+"""Liveness, readiness and Prometheus metrics: no key needed (`async def`: nothing here blocks, no thread hop)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthResponse)
-def healthz(state: StateDep) -> HealthResponse:
+async def healthz(state: StateDep) -> HealthResponse:
     """The process is alive."""
     return HealthResponse(model_version=state.model_version)
 
 
 @router.get("/readyz", response_model=ReadyResponse, responses=problems(503))
-def readyz(state: StateDep) -> ReadyResponse:
+async def readyz(state: StateDep) -> ReadyResponse:
     """Ready when a model and a store snapshot are loaded, else 503."""
     if state.predictor is None or state.model_version is None:
         raise not_ready("No model is loaded.")
@@ -34,7 +34,7 @@ def readyz(state: StateDep) -> ReadyResponse:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                      "description": "Prometheus text exposition format"}},
 )
-def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep) -> Response:
     """Prometheus metrics: requests and latency per route, model version, reloads, predictions served."""
     body, content_type = metrics.render()
     return Response(content=body, media_type=content_type)

@@ -49,7 +49,7 @@ def _drift(drift: DriftStatus | None, top: int = 10) -> DriftInfo | None:
 
 
 @router.get("/models", response_model=ModelsResponse, responses=problems(*AUTHED, 503))
-def list_models(state: ModelDep, runtime: RuntimeDep) -> ModelsResponse:
+async def list_models(state: ModelDep, runtime: RuntimeDep) -> ModelsResponse:
     """The served model version, its metrics, training data window and as-of date."""
     meta = state.metadata
     window = meta.get("data_window") or {}

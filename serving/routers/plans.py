@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from features.constants import (
     DEFAULT_HORIZON_MONTHS,
@@ -25,6 +26,7 @@ from features.constants import (
 from serving.convert import plain
 from serving.deps import MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
+from serving.runtime import ServingState
 from serving.schemas import HorizonMonths, Identifier, RequestModel
 
 if TYPE_CHECKING:
@@ -150,15 +152,22 @@ class PlanResponseBody(BaseModel):
     candidates_seconds: float
 
 
-@router.post("/plans", response_model=PlanResponseBody, responses=problems(*AUTHED, 404, 503))
-def create_plan(body: PlanRequestBody, request: Request, state: ModelDep, metrics: MetricsDep) -> dict[str, Any]:
-    """The allocation of trainings to employees that maximises total expected gain within the budget."""
+def _plan(state: ServingState, body: PlanRequestBody, request: Request) -> tuple[int, dict[str, Any]]:
     from training.plans import audit_inputs, make_plan
 
     assert state.export is not None  # guaranteed by ModelDep
     plan_request = body.to_request()
     request.state.audit_inputs = audit_inputs(plan_request)  # set first: a refused plan is audited too
     result = make_plan(state.predictor, state.export, plan_request)
-    request.state.audit_count = result.scope["employees"]
-    metrics.predictions.labels("plan").inc(result.scope["employees"])
-    return plain(result.body())
+    return int(result.scope["employees"]), plain(result.body())
+
+
+@router.post("/plans", response_model=PlanResponseBody, responses=problems(*AUTHED, 404, 503))
+async def create_plan(body: PlanRequestBody, request: Request, state: ModelDep,
+                      metrics: MetricsDep) -> dict[str, Any]:
+    """The allocation of trainings to employees that maximises total expected gain within the budget."""
+    # A solve of up to its time limit: the default thread pool, not the per-employee model limiter.
+    employees, answer = await run_in_threadpool(_plan, state, body, request)
+    request.state.audit_count = employees
+    metrics.predictions.labels("plan").inc(employees)
+    return answer

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from serving.compute import run_model
 from serving.convert import plain
 from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
+from serving.runtime import ServingState
 from serving.schemas import GapPredictionRequest, GapsResponse
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_role("reader"))])
 
 
-@router.post("/predictions/gaps", response_model=GapsResponse, responses=problems(*AUTHED, 404, 503))
-def predict_gaps(body: GapPredictionRequest, state: ModelDep, metrics: MetricsDep,
-                 lang: LangQuery = "id") -> dict[str, Any]:
-    """The …/gaps answer for an employee sent inline (profile and histories, no NIP needed)."""
+def _gaps_inline(state: ServingState, body: GapPredictionRequest, lang: str) -> dict[str, Any]:
     result = state.predictor.gaps_inline(
         state.export,
         body.employee.model_dump(),
@@ -28,5 +27,13 @@ def predict_gaps(body: GapPredictionRequest, state: ModelDep, metrics: MetricsDe
         horizon_months=body.horizon_months,
         lang=lang,
     )
-    metrics.predictions.labels("gaps_inline").inc()
     return plain(result)
+
+
+@router.post("/predictions/gaps", response_model=GapsResponse, responses=problems(*AUTHED, 404, 503))
+async def predict_gaps(body: GapPredictionRequest, request: Request, state: ModelDep, metrics: MetricsDep,
+                       lang: LangQuery = "id") -> dict[str, Any]:
+    """The …/gaps answer for an employee sent inline (profile and histories, no NIP needed)."""
+    answer = await run_model(request, _gaps_inline, state, body, lang)
+    metrics.predictions.labels("gaps_inline").inc()
+    return answer

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from serving.convert import plain
 from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
@@ -59,11 +60,12 @@ def batch_recommendations(state: ServingState, body: BatchRecommendationsRequest
 
 @router.post("/recommendations:batch", response_model=BatchRecommendationsResponse,
              responses=problems(*AUTHED, 503))
-def recommendations_batch(body: BatchRecommendationsRequest, request: Request, state: ModelDep,
-                          metrics: MetricsDep, lang: LangQuery = "id") -> dict[str, Any]:
+async def recommendations_batch(body: BatchRecommendationsRequest, request: Request, state: ModelDep,
+                                metrics: MetricsDep, lang: LangQuery = "id") -> dict[str, Any]:
     """Recommendations for up to 1,000 NIPs; unknown NIPs are reported per item."""
     request.state.audit_count = len(body.nips)
-    items = batch_recommendations(state, body, lang)
+    # Up to 1,000 employees: the default thread pool, not the per-employee model limiter (serving.compute).
+    items = await run_in_threadpool(batch_recommendations, state, body, lang)
     failed = sum(1 for item in items if item.get("error"))
     metrics.predictions.labels("recommendations").inc(len(items) - failed)
     return {"model_version": state.model_version, "count": len(items), "failed": failed, "items": items}

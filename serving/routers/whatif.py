@@ -6,20 +6,26 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from serving.compute import run_model
 from serving.convert import plain
 from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
+from serving.runtime import ServingState
 from serving.schemas import WhatIfRequest, WhatIfResponse
 
 router = APIRouter(prefix="/v1", tags=["planning"], dependencies=[Depends(require_role("planner"))])
 
 
+def _whatif(state: ServingState, body: WhatIfRequest, lang: str) -> dict[str, Any]:
+    return plain(state.predictor.whatif(state.export, body.nip, plan=tuple(body.plan), position_id=body.position_id,
+                                        horizon_months=body.horizon_months, lang=lang))
+
+
 @router.post("/whatif", response_model=WhatIfResponse, responses=problems(*AUTHED, 404, 503))
-def whatif(body: WhatIfRequest, request: Request, state: ModelDep, metrics: MetricsDep,
-           lang: LangQuery = "id") -> dict[str, Any]:
+async def whatif(body: WhatIfRequest, request: Request, state: ModelDep, metrics: MetricsDep,
+                 lang: LangQuery = "id") -> dict[str, Any]:
     """Baseline vs scenario per competency and in total."""
     request.state.audit_nip = body.nip
-    result = state.predictor.whatif(state.export, body.nip, plan=tuple(body.plan), position_id=body.position_id,
-                                    horizon_months=body.horizon_months, lang=lang)
+    answer = await run_model(request, _whatif, state, body, lang)
     metrics.predictions.labels("whatif").inc()
-    return plain(result)
+    return answer
