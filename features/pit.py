@@ -129,7 +129,7 @@ def _years_of_days(days: np.ndarray) -> np.ndarray:
 
 
 def _str(series: pd.Series) -> pd.Series:
-    return series.astype("str")
+    return series if series.dtype == "str" else series.astype("str")
 
 
 @dataclass
@@ -573,8 +573,8 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     index = as_index(export)
     n = len(queries)
     nip_code = index.nips.get_indexer(_str(queries["nip"]))
-    comp_code = index.competencies["code"].reindex(_str(queries["competency_id"])).to_numpy()
-    if (nip_code < 0).any() or pd.isna(comp_code).any():
+    comp_code = index.competencies.index.get_indexer(_str(queries["competency_id"]))  # code = position
+    if (nip_code < 0).any() or (comp_code < 0).any():
         raise KeyError("unknown employee or competency in queries")
     comp_code = comp_code.astype(np.int64)
     as_of = _days(queries["as_of"])

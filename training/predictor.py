@@ -64,13 +64,13 @@ from features.pit import (
 from features.settings import get_settings
 from training import explain as words
 from training.effects import (
+    COURSE_FEATURES,
     MODERATOR_FEATURES,
     NotEnoughHistory,
     SLearnerEffect,
     XLearnerEffect,
     counterfactual_plan_features,
     course_catalogue,
-    course_features,
     with_courses,
 )
 from training.gap_model import GapModel, temporal_split
@@ -127,9 +127,10 @@ class _Catalogue:
     bands: dict[tuple[str, str], tuple[int, int]]  # (training_id, competency_id) → (min_level, max_level)
     competency_names: dict[str, str]
     positions: dict[str, str]  # position_id → title
+    courses: dict[str, np.ndarray]  # COURSE_FEATURES of a one-training plan: [position, competency code]
 
     @classmethod
-    def build(cls, export: Export, index: PitIndex) -> _Catalogue:
+    def build(cls, export: Export, index: PitIndex, catalogue: pd.DataFrame) -> _Catalogue:
         trainings = export["trainings"].drop_duplicates("training_id")
         trainings = trainings.set_index(trainings["training_id"].astype(str)).reindex(index.trainings.index)
         targets = index.targets  # file order, known competencies only
@@ -154,7 +155,23 @@ class _Catalogue:
                                                               index.competencies["name"], strict=True)},
             positions={str(p): str(t) for p, t in zip(export["positions"]["position_id"],
                                                       export["positions"]["title"], strict=True)},
+            courses=_course_tables(catalogue, index),
         )
+
+
+def _course_tables(catalogue: pd.DataFrame, index: PitIndex) -> dict[str, np.ndarray]:
+    """`course_catalogue` as dense [training position, competency code] tables (NaN: not a target), so the
+    course features of one-training plans are two look-ups: what `course_features` gives for them."""
+    keys = catalogue.index.to_series().str.split("|", n=1, expand=True)
+    position = index.trainings.index.get_indexer(keys[0].astype(str))
+    comp = index.competencies.index.get_indexer(keys[1].astype(str))
+    known = (position >= 0) & (comp >= 0)
+    out = {}
+    for column in COURSE_FEATURES:
+        table = np.full((len(index.trainings), index.n_competencies), np.nan)
+        table[position[known], comp[known]] = catalogue[column.removeprefix("course_")].to_numpy(np.float64)[known]
+        out[column] = table
+    return out
 
 
 @dataclass
@@ -266,7 +283,8 @@ class Predictor:
                 if ctx.key == key and (export.snapshot_id is not None or ctx.export is export):
                     return ctx
         index = PitIndex.build(export)
-        ctx = _Context(key, export, index, course_catalogue(export), {}, _Catalogue.build(export, index))
+        catalogue = course_catalogue(export)
+        ctx = _Context(key, export, index, catalogue, {}, _Catalogue.build(export, index, catalogue))
         with self._lock:
             self._cache = [ctx] + [c for c in self._cache if c.key != key][:1]
         return ctx
@@ -516,9 +534,7 @@ class Predictor:
 
         # The effect of each pair's training on each row's competency (point only: intervals are asked
         # for the pairs that are shown, `_pair_intervals`).
-        training_ids = tables.training_ids.to_numpy()[pair_pos[row_pair]]
-        plans = [(t,) for t in training_ids]
-        effect_rows = self._effect_rows(ctx, base_x, q_row, plans)
+        effect_rows = self._effect_rows(ctx, base_x, q_row, pair_pos[row_pair], comp)
         base_pred = pd.DataFrame({"predicted_level": levels["base_level"].to_numpy(np.float64)[q_row],
                                   "lower": levels["lower"].to_numpy(np.float64)[q_row],
                                   "upper": levels["upper"].to_numpy(np.float64)[q_row]})
@@ -547,19 +563,24 @@ class Predictor:
             participants=np.where(found, participants[at] if len(keys) else 0, 0),
             mean_change=np.where(found, mean_change[at] if len(keys) else np.nan, np.nan), order=order)
 
-    def _effect_rows(self, ctx: _Context, base_x: pd.DataFrame, q_row: np.ndarray,
-                     plans: list[tuple[str, ...]]) -> pd.DataFrame:
-        """The effect model's input for rows `q_row` of `base_x` with `plans`: the X-learner reads its
-        moderators, plan and course features only, so only those are copied (the S-learner needs them all)."""
+    def _effect_rows(self, ctx: _Context, base_x: pd.DataFrame, q_row: np.ndarray, position: np.ndarray,
+                     comp: np.ndarray) -> pd.DataFrame:
+        """The effect model's input for rows `q_row` of `base_x`, each with the one training at catalogue
+        `position` as its plan (`comp`: the rows' competency codes). The X-learner reads its moderators,
+        plan and course features only, so only those are copied (the S-learner needs them all)."""
         columns = list(base_x.columns)
         if isinstance(self.effect_model, XLearnerEffect):
             wanted = set(MODERATOR_FEATURES) | {"competency_id", "competency_kind", "current_level"}
             columns = [c for c in columns if c in wanted]
-        data = {c: base_x[c].to_numpy()[q_row] for c in columns}
-        comp_code = ctx.index.competencies.index.get_indexer(data["competency_id"])  # code = position
-        data.update(plan_features(ctx.index, comp_code, data["current_level"].astype(np.float64), plans))
-        courses = course_features(ctx.catalogue, data["competency_id"], plans)
-        data.update({c: courses[c].to_numpy() for c in courses.columns})
+        data: dict[str, Any] = {}
+        for c in columns:
+            values = base_x[c].to_numpy()[q_row]
+            # Text columns stay object arrays: inferring Arrow strings again costs more than the look-ups.
+            data[c] = pd.Series(values, dtype=object) if values.dtype == object else values
+        plans = [(t,) for t in ctx.tables.training_ids.to_numpy()[position]]
+        data.update(plan_features(ctx.index, comp, base_x["current_level"].to_numpy(np.float64)[q_row], plans))
+        for column, table in ctx.tables.courses.items():
+            data[column] = table[position, comp]
         data["plan"] = plans
         return pd.DataFrame(data)
 
