@@ -3,7 +3,7 @@
 `Predictor` holds the fitted gap model (level at the horizon with its interval and explanation), the
 effect estimator (what a plan of trainings adds to a competency; `training.effects`) and `metadata`.
 Every request does its work in one vectorised pass per step: build the features of all the rows it
-needs (competencies × candidate plans), predict them in one call, aggregate with pandas.
+needs (competencies × candidate plans), predict them in one call, aggregate with numpy.
 
 Definitions (INTERFACES.md): predicted level given a plan = the gap model's level with the empty plan
 plus the estimated effect τ of the plan on that competency (0 for competencies the plan does not target),
@@ -16,8 +16,12 @@ level before the training was in the employee's whole-level band) for the compet
 most; `thin_evidence` when fewer than `thin_participants` of them, and then the interval's lower end is
 set to 0 (too few people to rule out "no gain").
 
-An export's point-in-time index and evidence table are cached per snapshot (the last two), so requests
-against the server's snapshot do not rebuild them; the cache is dropped when pickling.
+What does not depend on the request is built once per snapshot (the last two are kept; `warm` builds
+them ahead of the first request): the point-in-time index, catalogue look-ups, and per as-of date the
+eligibility of every employee, the comparable-participant evidence and JP this year. A one-employee
+request then computes its own features, the gap model, the point effect of each eligible training, and
+the effect model's bootstrap interval only for the trainings it shows. The cache is dropped when
+pickling.
 """
 
 from __future__ import annotations
@@ -301,15 +305,16 @@ class Predictor:
     def _index(self, export: Export) -> PitIndex:
         return self._context(export).index
 
-    @staticmethod
-    def _remember(cache: dict[date, Any], as_of: date, build: Callable[[], Any]) -> Any:
-        """`cache[as_of]`, built on first use; the oldest dates are dropped beyond AS_OF_CACHE."""
+    def _remember(self, cache: dict[date, Any], as_of: date, build: Callable[[], Any]) -> Any:
+        """`cache[as_of]`, built on first use (outside the lock: two racing requests may both build it);
+        the oldest dates are dropped beyond AS_OF_CACHE."""
         value = cache.get(as_of)
         if value is None:
             value = build()
-            cache[as_of] = value
-            while len(cache) > AS_OF_CACHE:
-                cache.pop(next(iter(cache)), None)
+            with self._lock:
+                cache[as_of] = value
+                while len(cache) > AS_OF_CACHE:
+                    cache.pop(next(iter(cache)))
         return value
 
     def _evidence(self, ctx: _Context, as_of: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1135,16 +1140,6 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if np.isfinite(number) else None
-
-
-def _collect(nips: Iterable[str], training_ids: Iterable[str], values: Iterable[Any]
-             ) -> dict[tuple[str, str], list[Any]]:
-    """Values grouped by (nip, training_id), in row order (a plain loop: far faster than a groupby of
-    Python objects)."""
-    out: dict[tuple[str, str], list[Any]] = {}
-    for key_nip, key_training, value in zip(nips, training_ids, values, strict=True):
-        out.setdefault((key_nip, key_training), []).append(value)
-    return out
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
