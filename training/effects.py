@@ -91,11 +91,14 @@ def treated(features: pd.DataFrame) -> np.ndarray:
 
 
 def course_catalogue(export: Export) -> pd.DataFrame:
-    """Per "training_id|competency_id" target: the course's number of targets and band width."""
+    """Per "training_id|competency_id" target (the index; also as columns): the course's number of targets
+    and band width."""
     targets = export["training_targets"][["training_id", "competency_id", "min_level", "max_level"]].astype(
         {"training_id": "str", "competency_id": "str"})
     n_targets = targets.groupby("training_id")["competency_id"].transform("size").astype(np.float64)
     return pd.DataFrame({
+        "training_id": targets["training_id"].to_numpy(),
+        "competency_id": targets["competency_id"].to_numpy(),
         "n_targets": n_targets.to_numpy(),
         "band_width": (targets["max_level"].astype(np.float64) - targets["min_level"].astype(np.float64) + 1.0
                        ).to_numpy(),

@@ -166,9 +166,8 @@ class _Catalogue:
 def _course_tables(catalogue: pd.DataFrame, index: PitIndex) -> dict[str, np.ndarray]:
     """`course_catalogue` as dense [training position, competency code] tables (NaN: not a target), so the
     course features of one-training plans are two look-ups: what `course_features` gives for them."""
-    keys = catalogue.index.to_series().str.split("|", n=1, expand=True)
-    position = index.trainings.index.get_indexer(keys[0].astype(str))
-    comp = index.competencies.index.get_indexer(keys[1].astype(str))
+    position = index.trainings.index.get_indexer(catalogue["training_id"].astype(str))
+    comp = index.competencies.index.get_indexer(catalogue["competency_id"].astype(str))
     known = (position >= 0) & (comp >= 0)
     out = {}
     for column in COURSE_FEATURES:
@@ -722,12 +721,19 @@ class Predictor:
         included): a prediction of the level does not depend on which standard it is compared with.
         """
         comps, target = index.standards_of(position_id)
-        own = dict(zip(*index.standards_of(str(index.employees.at[nip, "position_id"])), strict=True))
-        # feature: the employee's own standard (NaN if not required)
-        own_required = np.array([own.get(c, np.nan) for c in comps], dtype=np.float64)
-        q = queries_frame(np.full(len(comps), nip, dtype=object), comps, own_required, as_of, horizon_months)
+        q = self._own_queries(index, nip, comps, as_of, horizon_months)
         q["target_required"] = target
         return q
+
+    @staticmethod
+    def _own_queries(index: PitIndex, nip: str, competency_ids: Sequence[str], as_of: date,
+                     horizon_months: int) -> pd.DataFrame:
+        """Query rows of `nip` for `competency_ids`, with the employee's own position's required level (the
+        model's `required_level` feature; NaN where that position does not require the competency)."""
+        own = dict(zip(*index.standards_of(str(index.employees.at[nip, "position_id"])), strict=True))
+        required = np.array([own.get(c, np.nan) for c in competency_ids], dtype=np.float64)
+        return queries_frame(np.full(len(competency_ids), nip, dtype=object),
+                             np.asarray(competency_ids, dtype=object), required, as_of, horizon_months)
 
     def _gaps_body(self, ctx: _Context, queries: pd.DataFrame, nip: str, as_of: date, horizon_months: int,
                    plan: tuple[str, ...], position_id: str, explain: bool, lang: str,
@@ -944,12 +950,7 @@ class Predictor:
         # Levels of every competency of either side, with and without the plan, for the deltas.
         comps = list(dict.fromkeys([c.competency_id for c in baseline.competencies]
                                    + [c.competency_id for c in scenario.competencies]))
-        q = pd.DataFrame({"nip": str(nip), "competency_id": comps, "as_of": pd.Timestamp(baseline.as_of),
-                          "horizon_months": np.int64(horizon_months)}).astype(
-            {"nip": "str", "competency_id": "str", "as_of": "datetime64[ns]"})
-        own = str(index.employees.loc[str(nip), "position_id"])
-        q["required_level"] = index.standards.reindex(pd.MultiIndex.from_arrays([[own] * len(comps), comps])
-                                                      ).to_numpy(np.float64)
+        q = self._own_queries(index, str(nip), comps, baseline.as_of, horizon_months)
         _, _, before = self._levels(ctx, q)
         _, _, after = self._levels(ctx, q, [plan] * len(q) if plan else None)
         gap_before = {c.competency_id: c.gap for c in baseline.competencies}
