@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench bench-decisions lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "python3.11 not found"; exit 1; }
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/python -m training.demo
+	$(BIN)/python -m kompetensi.demo
 
 test: install
 	$(BIN)/pytest -q
@@ -26,9 +26,13 @@ test: install
 bench: install
 	$(BIN)/python -m benchmarks.run
 
+bench-decisions: install
+	$(BIN)/python -m benchmarks.bench_decisions --out benchmarks/results/decisions
+
 lint: install
-	$(BIN)/ruff check features training serving tests benchmarks
+	$(BIN)/ruff check features engine training serving kompetensi tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) var

@@ -1,4 +1,4 @@
-"""Benchmark of `training.plans.make_plan` on the whole default export (Kota Pontianak, ~6,000 employees).
+"""Benchmark of `engine.plans.make_plan` on the whole default export (Kota Pontianak, ~6,000 employees).
 
 generate the export into a work folder → train the real predictor (`fit_predictor`) → for three budgets
 (Rp 500 juta, 2 miliar, 5 miliar): the plan over all units, its status, optimality gap, solve time, the
@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
+from engine.allocation import greedy_plan
+from engine.plans import PlanRequest, make_plan, plan_candidates
 from features.constants import PLAN_DEFAULT_TIME_LIMIT_S
-from training.planner import greedy_plan
-from training.plans import PlanRequest, make_plan, plan_candidates
 
 BUDGETS = (500_000_000, 2_000_000_000, 5_000_000_000)
 EMPLOYEES = 6000
@@ -67,7 +67,7 @@ def _world(workdir: Path, reuse: bool, employees: int) -> tuple[Any, Any, dict[s
 
     from features.generator import generate_export
     from features.io import read_export
-    from training.predictor import fit_predictor
+    from training.fit import fit_predictor
 
     seconds: dict[str, float] = {}
     folder, bundle = workdir / "export", workdir / "predictor.joblib"

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.allocation import PlanOptions, greedy_plan, optimise_plan
 from features.constants import CANDIDATE_COLUMNS
-from training.planner import PlanOptions, greedy_plan, optimise_plan
 
 DEFAULT_SIZES = (1000, 6000, 30000)
 # Budgets as Rupiah per employee: a lean, a typical and a generous year (Rp 0.5 M, 2 M, 8 M a head).

@@ -21,429 +21,55 @@ order), so every ratio is measured side by side; figures are medians over the ro
 shares the 2 cores with the server it measures, as every target does.
 
     .venv/bin/python -m benchmarks.bench_serving --export DIR --workdir /tmp/bench-serving --json OUT
+
+The world and the in-process floor are in `benchmarks.serving_world`, the servers and the load generator in
+`benchmarks.serving_load`; this module runs the rounds and compares.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+import shutil
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks import (
-    PROJECT_ROOT,
-    Progress,
-    median,
-    percentile,
-    ratio,
-    rounded,
-    run_child,
-    say,
-    write_json,
+import httpx
+
+from benchmarks import Progress, median, ratio, rounded, run_child, say, write_json
+from benchmarks.serving_load import (
+    DEADLINE_S,
+    Call,
+    free_port,
+    generate_load,
+    mlflow_server_argv,
+    one_thread_env,
+    our_server_argv,
+    session_rss_mb,
+    started,
+)
+from benchmarks.serving_world import (
+    GAPS,
+    PREDICT,
+    RECOMMENDATIONS,
+    SAMPLE_EMPLOYEES,
+    WARMUP_REQUESTS,
+    InProcess,
+    build_world,
+    inprocess_worker,
+    world_env,
 )
 
-SAMPLE_SEED = 20261128
-SAMPLE_EMPLOYEES = 200
-REQUESTS = {1: 300, 8: 600}  # requests per configuration, by concurrency …
-DEADLINE_S = 12.0  # … or fewer: a configuration stops after this long (our slow endpoints reach this first)
+REQUESTS = {1: 300, 8: 600}  # requests per configuration, by concurrency (or fewer: DEADLINE_S)
 ROUNDS = 3
-START_TIMEOUT_S = 300.0
-WARMUP_REQUESTS = 16
-RECOMMENDATIONS = "recommendations"
-GAPS = "gaps"
-PREDICT = "predict"
 OURS = "ours"
 MLFLOW = "mlflow"
 INPROCESS = "inprocess"
 # (server, endpoint) pairs measured over HTTP, and the in-process calls (concurrency 1 only).
 HTTP_TARGETS = ((OURS, RECOMMENDATIONS), (OURS, GAPS), (MLFLOW, PREDICT))
 INPROCESS_TARGETS = (RECOMMENDATIONS, GAPS, PREDICT)
-REGISTERED_MODEL = "asn-kompetensi"  # training.registry.REGISTERED_MODEL (not imported: mlflow at import)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The world
-# ---------------------------------------------------------------------------------------------------
-def world_env(root: Path) -> dict[str, str]:
-    """The environment of every process of the world: everything lives under `root`."""
-    data = root / "data"
-    return {
-        **os.environ,
-        "KOMPETENSI_DATA_DIR": str(data),
-        "KOMPETENSI_DB_URL": f"sqlite:///{data / 'store.db'}",
-        "KOMPETENSI_MODELS_DIR": str(root / "models"),
-        "KOMPETENSI_API_KEYS_FILE": str(root / "keys.json"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{data / 'mlflow.db'}",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "MPLCONFIGDIR": str(data / ".matplotlib"),
-        "KOMPETENSI_POLL_SECONDS": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def feature_frames(predictor: Any, export: Any, nips: Sequence[str]) -> dict[str, Any]:
-    """Per nip, the gap model's input rows for the competencies the employee's position requires.
-
-    Built as `training.pipeline.train` builds the registered model's input example; nullable integer
-    columns become float64, as the registered signature declares them (`registry._nullable_ints_as_float`).
-    """
-    import pandas as pd
-
-    from features.pit import PitIndex, build_features, prediction_queries
-
-    index = PitIndex.build(export.without_protected())
-    queries = prediction_queries(index, export.exported_on, nips=list(nips))
-    features = build_features(index, queries)[list(predictor.gap_model.feature_names_in_)]
-    ints = [c for c in features.columns if isinstance(features[c].dtype, pd.api.extensions.ExtensionDtype)
-            and pd.api.types.is_integer_dtype(features[c].dtype)]
-    features = features.astype(dict.fromkeys(ints, "float64")) if ints else features
-    by_nip = queries["nip"].astype(str).to_numpy()
-    return {nip: features[by_nip == nip].reset_index(drop=True) for nip in dict.fromkeys(nips)}
-
-
-def _build_world(root: Path, export_dir: Path, out: Path, *, promote: bool, sample: int) -> None:
-    """(A child with `world_env(root)`.) ingest → train → champion bundle → key → sample and payloads."""
-    import numpy as np
-
-    from features.ingest import ingest_export
-    from serving.bundle import load_champion
-    from serving.keys import create_key
-    from training import pipeline, registry
-
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    ingested = ingest_export(export_dir, progress=say)
-    seconds["ingest"] = time.perf_counter() - started
-    say(f"serving world: {ingested}")
-    started = time.perf_counter()
-    trained = pipeline.train(progress=lambda m: say(f"train: {m}"))
-    seconds["train"] = time.perf_counter() - started
-    version = trained.version
-    started = time.perf_counter()
-    how = "registry.load_bundle + training.bundle.write_bundle_dir (no gate)"
-    if promote:
-        pipeline.evaluate(version=version, truth_dir=export_dir / "truth", progress=lambda m: say(f"evaluate: {m}"))
-        seconds["evaluate"] = time.perf_counter() - started
-        started = time.perf_counter()
-        try:
-            pipeline.promote(version=version)
-            how = "pipeline.evaluate + pipeline.promote"
-        except registry.PromotionRefused as exc:  # measure the model anyway, and say the gate refused it
-            how += f"; the gate refused it: {exc}"
-            say(f"promotion refused ({exc}): writing the bundle without the gate")
-    if not how.startswith("pipeline."):
-        from features.settings import get_settings
-        from training.bundle import write_bundle_dir
-
-        _, bundle = registry.load_bundle(version)
-        write_bundle_dir(bundle, get_settings().models_dir, version=version, manifest_extra={
-            "as_of": bundle.metadata.get("as_of"), "metrics": {}, "registered_model": REGISTERED_MODEL,
-            "model_uri": f"models:/{REGISTERED_MODEL}/{version}", "run_id": trained.run_id,
-            "note": "written by benchmarks.bench_serving without the promotion gate"})
-    seconds["champion"] = time.perf_counter() - started
-    _, secret = create_key("reader", label="bench")
-
-    export = pipeline.load_current_export()
-    predictor = load_champion().bundle  # what the server will serve
-    employees = export["employees"]
-    active = sorted(str(n) for n in employees.loc[employees["status"] == "aktif", "nip"])
-    rng = np.random.default_rng(SAMPLE_SEED)
-    nips = [str(n) for n in rng.choice(active, size=min(sample, len(active)), replace=False)]
-    frames = feature_frames(predictor, export, nips)
-    payloads = {nip: '{"dataframe_split": ' + frame.to_json(orient="split", index=False) + "}"
-                for nip, frame in frames.items()}
-    (root / "payloads.json").write_text(json.dumps(payloads))
-    write_json(out, {
-        "version": version, "model_uri": f"models:/{REGISTERED_MODEL}/{version}", "champion_by": how,
-        "employees": int(len(employees)), "active_employees": len(active), "nips": nips,
-        "feature_rows_per_employee": rounded(float(np.mean([len(f) for f in frames.values()])), 2),
-        "features": int(frames[nips[0]].shape[1]), "key": secret,
-        "seconds": {k: round(v, 1) for k, v in seconds.items()},
-    })
-
-
-# ---------------------------------------------------------------------------------------------------
-# Servers
-# ---------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def session_rss_mb(session_id: int) -> float | None:
-    """Total RSS of the processes in a session (a server and the workers it spawned), Linux only."""
-    total_kb, found = 0, False
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) != session_id:  # fields after the command: state ppid pgrp session …
-                continue
-            for line in (stat.parent / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-                    found = True
-        except (OSError, IndexError, ValueError):
-            continue
-    return round(total_kb / 1024.0, 1) if found else None
-
-
-@dataclass
-class Server:
-    name: str
-    base: str
-    process: subprocess.Popen[bytes]
-    start_seconds: float
-
-
-@contextmanager
-def started(name: str, argv: Sequence[str], env: dict[str, str], ready_path: str, port: int, log: Path,
-            timeout_s: float = START_TIMEOUT_S) -> Iterator[Server]:
-    """Start a server in its own session, wait for `ready_path` to answer 200, stop the session after."""
-    import httpx
-
-    base = f"http://127.0.0.1:{port}"
-    began = time.perf_counter()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(list(argv), env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
-                                   start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(base + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{name} did not become ready on port {port}:\n{tail}")
-            time.sleep(0.25)
-        yield Server(name, base, process, time.perf_counter() - began)
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's session (its own process group: uvicorn and mlflow spawn workers), then KILL."""
-    for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def our_server_argv(port: int) -> list[str]:
-    code = "import sys; from serving.main import serve; serve('127.0.0.1', int(sys.argv[1]), log_level='warning')"
-    return [sys.executable, "-c", code, str(port)]
-
-
-def mlflow_server_argv(model_uri: str, port: int) -> list[str]:
-    return [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "--env-manager", "local",
-            "-m", model_uri, "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
-
-
-def one_thread_env(env: dict[str, str]) -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return {**env, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
-
-
-# ---------------------------------------------------------------------------------------------------
-# Load generator
-# ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Call:
-    method: str
-    path: str
-    body: bytes | None = None
-
-
-def summarise(latencies_s: Sequence[float], wall_s: float, errors: int, sent: int) -> dict[str, Any]:
-    """p50/p90/p99/mean/max latency in ms and completed requests per second of one configuration."""
-    ms = [x * 1000.0 for x in latencies_s]
-    return {
-        "sent": sent, "ok": len(ms), "errors": errors, "wall_seconds": round(wall_s, 3),
-        "requests_per_s": rounded(len(ms) / wall_s if wall_s > 0 else None, 2),
-        "p50_ms": rounded(percentile(ms, 50)), "p90_ms": rounded(percentile(ms, 90)),
-        "p99_ms": rounded(percentile(ms, 99)), "mean_ms": rounded(sum(ms) / len(ms) if ms else None),
-        "max_ms": rounded(max(ms) if ms else None),
-    }
-
-
-def generate_load(base: str, calls: Sequence[Call], concurrency: int, *, headers: dict[str, str] | None = None,
-                  deadline_s: float = DEADLINE_S) -> dict[str, Any]:
-    """Send `calls` (each once, in order of availability) from `concurrency` threads with keep-alive clients.
-
-    Stops early after `deadline_s`. A response counts as ok when it is 200 (bodies are not parsed: the
-    client's cost stays the same for every target); latencies of ok responses only.
-    """
-    import httpx
-
-    lock = threading.Lock()
-    next_index = [0]
-    latencies: list[float] = []
-    errors: list[str] = []
-    sent = [0]
-    barrier = threading.Barrier(concurrency + 1)
-    stop_at = [0.0]
-
-    def worker() -> None:
-        with httpx.Client(base_url=base, headers=headers or {}, timeout=60.0) as client:
-            try:
-                client.get("/", timeout=10.0)  # open the keep-alive connection before the clock starts
-            except httpx.HTTPError:
-                pass
-            barrier.wait(timeout=60.0)
-            while True:
-                with lock:
-                    i = next_index[0]
-                    if i >= len(calls) or time.perf_counter() > stop_at[0]:
-                        return
-                    next_index[0] += 1
-                    sent[0] += 1
-                call = calls[i]
-                began = time.perf_counter()
-                try:
-                    response = client.request(call.method, call.path, content=call.body,
-                                              headers={"Content-Type": "application/json"} if call.body else None)
-                    ok = response.status_code == 200
-                    problem = None if ok else f"{response.status_code} {response.text[:200]}"
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                elapsed = time.perf_counter() - began
-                with lock:
-                    if problem is None:
-                        latencies.append(elapsed)
-                    else:
-                        errors.append(problem)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + deadline_s + 60.0  # provisional: set for real once all are connected
-    barrier.wait(timeout=60.0)
-    began = time.perf_counter()
-    stop_at[0] = began + deadline_s
-    for thread in threads:
-        thread.join(timeout=deadline_s + 120.0)
-    wall = time.perf_counter() - began
-    result = summarise(latencies, wall, len(errors), sent[0])
-    if errors:
-        result["first_error"] = errors[0]
-    return result
-
-
-# ---------------------------------------------------------------------------------------------------
-# The in-process floor: a child answering commands on stdin
-# ---------------------------------------------------------------------------------------------------
-class InProcess:
-    """The in-process worker: `measure(target, nips)` times one direct call per nip, sequentially."""
-
-    def __init__(self, world: Path, env: dict[str, str], log: Path) -> None:
-        self._log = log.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_serving", "inprocess",
-                                         "--world", str(world)], env=env, cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        self.ready = self._read()
-
-    def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the in-process worker stopped; see {self._log.name}")
-        return dict(json.loads(line))
-
-    def measure(self, target: str, nips: Sequence[str], deadline_s: float) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        command = {"target": target, "nips": list(nips), "deadline_s": deadline_s}
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-        self.process.stdin.flush()
-        answer = self._read()
-        errors = answer["errors"]
-        result = summarise(answer["latencies_s"], answer["wall_s"], len(errors),
-                           len(answer["latencies_s"]) + len(errors))
-        if errors:
-            result["first_error"] = errors[0]
-        return result
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _stop(self.process)
-        self._log.close()
-
-
-def _inprocess_worker(world_file: Path) -> None:
-    """(A child.) Load the champion and the snapshot as the server does, then time calls on command."""
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # anything a library prints goes to the log, never into the protocol
-    sys.stdout = sys.stderr
-    world = json.loads(world_file.read_text())
-    from features.settings import get_settings
-    from serving import store_source
-    from serving.bundle import load_champion
-
-    settings = get_settings()
-    began = time.perf_counter()
-    predictor: Any = load_champion(settings.models_dir).bundle
-    for owner in (predictor, getattr(predictor, "gap_model", None)):  # as serving.runtime does
-        set_threads = getattr(owner, "set_threads", None)
-        if callable(set_threads):
-            set_threads(1)
-            break
-    export = store_source.load_current_snapshot(settings)
-    frames = feature_frames(predictor, export, world["nips"])
-    point = predictor.gap_model.point_
-    calls: dict[str, Callable[[str], Any]] = {
-        RECOMMENDATIONS: lambda nip: predictor.recommend(export, nip, limit=5),
-        GAPS: lambda nip: predictor.gaps(export, nip),
-        PREDICT: lambda nip: point.predict(frames[nip]),
-    }
-    for nip in world["nips"][:WARMUP_REQUESTS]:  # the first call builds the snapshot's index
-        for call in calls.values():
-            try:
-                call(nip)
-            except Exception:  # noqa: BLE001 - measured (and reported) in the rounds
-                continue
-    protocol.write(json.dumps({"ready": True, "load_seconds": round(time.perf_counter() - began, 2)}) + "\n")
-    for line in sys.stdin:
-        command = json.loads(line)
-        call = calls[command["target"]]
-        latencies: list[float] = []
-        errors: list[str] = []
-        wall = time.perf_counter()
-        stop_at = wall + float(command["deadline_s"])
-        for nip in command["nips"]:
-            began = time.perf_counter()
-            if began > stop_at:
-                break
-            try:
-                call(nip)
-            except Exception as exc:  # noqa: BLE001 - counted like an HTTP 500, the run goes on
-                errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-                continue
-            latencies.append(time.perf_counter() - began)
-        protocol.write(json.dumps({"latencies_s": latencies, "errors": errors,
-                                   "wall_s": time.perf_counter() - wall}) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -470,8 +96,6 @@ def run(export_dir: Path, workdir: Path, *, rounds: int = ROUNDS, requests: dict
     requests = dict(requests or REQUESTS)
     root = workdir / "serving-world"
     if root.exists():
-        import shutil
-
         shutil.rmtree(root)
     root.mkdir(parents=True)
     env = world_env(root)
@@ -545,8 +169,6 @@ def run(export_dir: Path, workdir: Path, *, rounds: int = ROUNDS, requests: dict
 
 def _verify_same_model(mlflow_base: str, payloads: dict[str, str], nip: str, root: Path) -> None:
     """MLflow must answer the payload with one prediction per row, or the comparison is meaningless."""
-    import httpx
-
     body = payloads[nip]
     response = httpx.post(mlflow_base + "/invocations", content=body.encode(),
                           headers={"Content-Type": "application/json"}, timeout=60)
@@ -620,9 +242,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench.add_argument("--json", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "world":
-        _build_world(args.root, args.export, args.json, promote=args.promote, sample=args.sample)
+        build_world(args.root, args.export, args.json, promote=args.promote, sample=args.sample)
     elif args.command == "inprocess":
-        _inprocess_worker(args.world)
+        inprocess_worker(args.world)
     elif args.command == "run":
         write_json(args.json, run(args.export, args.workdir, rounds=args.rounds, promote=args.promote))
     else:

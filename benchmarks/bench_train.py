@@ -1,4 +1,4 @@
-"""Training time and peak memory of `training.predictor.fit_predictor` per export size.
+"""Training time and peak memory of `engine.predictor.fit_predictor` per export size.
 
 Each repeat is a fresh child process (`python -m benchmarks.bench_train --export DIR --json OUT`) that
 reads the export and fits once; the parent records the fit's wall time (reported by the child) and the
@@ -97,7 +97,7 @@ def _child(export: Path, out: Path, dump: Path | None) -> None:
     import os
 
     from features.io import read_export
-    from training.predictor import fit_predictor
+    from training.fit import fit_predictor
 
     started = time.perf_counter()
     data = read_export(export).without_protected()

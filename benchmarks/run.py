@@ -2,10 +2,13 @@
 
 Sections (in this order; `--only` picks some): `train` (fit time and peak RSS at 1k, 6k, 30k employees),
 `score` (batch scoring rows/s at 6k and 30k), `serving` (our API vs `mlflow models serve` vs in-process
-at 6k, concurrency 1 and 8) and `planner` (`benchmarks.bench_planner` at 1k, 6k, 30k). Exports, fitted
-predictors and the serving world live in a work folder (a temporary one unless `--workdir` is given,
-which is then kept and reused). `--quick` is a small smoke run (300 employees) that writes to
-var/bench/quick/ unless `--results-dir` says otherwise, so it never overwrites the committed figures.
+at 6k, concurrency 1 and 8), `planner` (`benchmarks.bench_planner` at 1k, 6k, 30k) and `decisions`
+(`benchmarks.bench_decisions`: recommendations, forecast and plans against each world's truth and its
+observable ceiling, 2,000 employees per world; `make bench-decisions` runs it alone into
+benchmarks/results/decisions/). Exports, fitted predictors and the serving world live in a work folder (a
+temporary one unless `--workdir` is given, which is then kept and reused). `--quick` is a small smoke run
+(300 employees) that writes to var/bench/quick/ unless `--results-dir` says otherwise, so it never
+overwrites the committed figures.
 With `--only`, the other sections of an existing latest.json are kept (each records when it was measured).
 
     .venv/bin/python -m benchmarks.run                      # the full suite, ~20-25 min on 2 cores
@@ -29,7 +32,7 @@ from typing import Any
 
 from benchmarks import PROJECT_ROOT, machine_facts, say, source_fingerprint, write_json
 
-SECTIONS = ("train", "score", "serving", "planner")
+SECTIONS = ("train", "score", "serving", "planner", "decisions")
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 QUICK_RESULTS_DIR = PROJECT_ROOT / "var" / "bench" / "quick"
 
@@ -50,6 +53,9 @@ class Plan:
     planner_sizes: tuple[int, ...]
     planner_time_limit_s: float
     timeouts_s: dict[str, float] = field(default_factory=dict)
+    decisions_employees: int = 2000
+    decisions_years: int = 5
+    decisions_worlds: tuple[str, ...] | None = None  # None: bench_decisions' tuning and held-out worlds
 
 
 # 30k is fitted and scored once: one fit takes minutes, and `make bench` must stay under ~25 minutes.
@@ -61,7 +67,8 @@ FULL = Plan(train_sizes=(1000, 6000, 30000), train_repeats={1000: 3, 6000: 3, 30
 QUICK = Plan(train_sizes=(300,), train_repeats={300: 1}, score_sizes=(300,), score_repeats={300: 1},
              serving_employees=300, serving_rounds=1, serving_requests={1: 20, 8: 40},
              serving_deadline_s=5.0, serving_sample=30,
-             planner_sizes=(200,), planner_time_limit_s=10.0)
+             planner_sizes=(200,), planner_time_limit_s=10.0,
+             decisions_employees=300, decisions_years=3, decisions_worlds=("default",))
 
 
 def _train(plan: Plan, workdir: Path, promote: bool) -> dict[str, Any]:
@@ -96,8 +103,21 @@ def _planner(plan: Plan, workdir: Path, promote: bool) -> dict[str, Any]:
     return {"what": what, **report}
 
 
+def _decisions(plan: Plan, workdir: Path, promote: bool) -> dict[str, Any]:
+    # Imported here, like the other sections' modules: a run pays only for the sections it runs.
+    from benchmarks import bench_decisions
+
+    worlds = plan.decisions_worlds or bench_decisions.TUNING_WORLDS + bench_decisions.HELD_OUT_WORLDS
+    held_out = [w for w in bench_decisions.HELD_OUT_WORLDS if w in worlds]
+    report = bench_decisions.run(worlds, held_out, workdir / "decisions", employees=plan.decisions_employees,
+                                 years=plan.decisions_years)
+    if report["failures"]:  # the other worlds' figures stay; the section is marked failed
+        report["error"] = "; ".join(report["failures"])
+    return report
+
+
 RUNNERS: dict[str, Callable[[Plan, Path, bool], dict[str, Any]]] = {
-    "train": _train, "score": _score, "serving": _serving, "planner": _planner,
+    "train": _train, "score": _score, "serving": _serving, "planner": _planner, "decisions": _decisions,
 }
 
 
@@ -266,9 +286,19 @@ def _planner_md(body: dict[str, Any]) -> list[str]:
                    "expected gain", "greedy", "+% over greedy"], rows)
 
 
+def _decisions_md(body: dict[str, Any]) -> list[str]:
+    if "worlds" not in body:
+        return []
+    # Imported here, like the runners' modules: only a results file holding this section pays for it.
+    from benchmarks.bench_decisions import markdown_body
+
+    return markdown_body(body, level=3)
+
+
 RENDERERS = {"train": ("Training: `fit_predictor`", _train_md), "score": ("Batch scoring: `Predictor.score`", _score_md),
              "serving": ("Serving: ours vs `mlflow models serve` vs in-process", _serving_md),
-             "planner": ("Planner: `optimise_plan` vs greedy", _planner_md)}
+             "planner": ("Planner: `optimise_plan` vs greedy", _planner_md),
+             "decisions": ("Decisions: recommendations, forecast and plans against the truth", _decisions_md)}
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -1,14 +1,26 @@
-"""Configuration from the environment (INTERFACES.md "Configuration"), read lazily; nothing at import."""
+"""Configuration from the environment (INTERFACES.md "Configuration"), read lazily; nothing at import.
+
+One `Settings` for the whole program: read once at start-up (`get_settings()`, or made by whoever starts
+the program) and handed down; the store, training, the fairness audit and the server take their values
+from it. Every field is the environment variable `KOMPETENSI_<FIELD>` (a `.env` file may set them too),
+except `mlflow_tracking_uri` (`MLFLOW_TRACKING_URI`). The fairness fields are `KOMPETENSI_FAIRNESS_*`
+(their defaults are justified in `training.fairness`); `poll_seconds` and `model_concurrency` are the
+server's (`serving.main`, `serving.compute`).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_MODEL_CONCURRENCY = 1  # one model call at a time per server worker (serving.compute says why)
+FAIRNESS_PREFIX = "fairness_"
 
 
 class Settings(BaseSettings):
@@ -29,6 +41,24 @@ class Settings(BaseSettings):
         default=(68.0, 80.0), description="JPM band edges in %: < first kurang, < second masih memenuhi"
     )
 
+    # The merit-system fairness audit and its promotion checks (training.fairness).
+    fairness_min_rate_ratio: float = Field(default=0.8, ge=0, le=1, description="four-fifths rule on rates")
+    fairness_max_bias_gap: float = Field(default=0.15, ge=0,
+                                         description="max spread of mean signed error, levels")
+    fairness_min_group_size: int = Field(default=30, ge=1, description="employees a group needs to be compared")
+    fairness_n_boot: int = Field(default=400, ge=0, description="bootstrap replicates (0: no intervals)")
+    fairness_confidence: float = Field(default=0.95, gt=0, lt=1, description="level of the bootstrap intervals")
+    fairness_plan_budget_share: float = Field(default=0.3, gt=0,
+                                              description="audit plan budget, share of top-1 cost")
+    fairness_top_k: int = Field(default=5, ge=1, description="recommendations per employee in the audit")
+
+    # The server (serving.main).
+    poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, ge=0,
+                                description="how often to look for a new champion or snapshot; 0 = never")
+    model_concurrency: int = Field(default=DEFAULT_MODEL_CONCURRENCY, ge=1, le=64,
+                                   description="per-employee model calls running at once in one worker "
+                                               "(serving.compute); more requests wait in line")
+
     @property
     def store_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'kompetensi.db'}"
@@ -40,6 +70,13 @@ class Settings(BaseSettings):
     @property
     def keys_file(self) -> Path:
         return self.api_keys_file or self.data_dir / "api_keys.json"
+
+    @property
+    def fairness(self) -> dict[str, Any]:
+        """The fairness fields without their prefix (min_rate_ratio, max_bias_gap, …), as the audit reports
+        them."""
+        return {name.removeprefix(FAIRNESS_PREFIX): getattr(self, name)
+                for name in type(self).model_fields if name.startswith(FAIRNESS_PREFIX)}
 
 
 @lru_cache(maxsize=1)

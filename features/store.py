@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from features.constants import PROTECTED_COLUMNS, TABLES, Table
 from features.export import PANDAS_DTYPES, Export, empty_table
 from features.settings import get_settings
+from features.values import finite
 
 Progress = Callable[[str], None]
 DEFAULT_KEEP_SNAPSHOTS = 3
@@ -199,7 +199,7 @@ def _python_values(series: pd.Series, kind: str) -> list[Any]:
         values = series.astype(object).to_numpy()
         return [None if m else int(v) for v, m in zip(values, missing, strict=True)]
     elif kind == "decimal":
-        return [None if math.isnan(v) else v for v in series.astype("float64").tolist()]
+        return [finite(v) for v in series.astype("float64").tolist()]
     elif kind == "bool":
         return [bool(v) for v in series.tolist()]
     else:

@@ -22,8 +22,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import (
     Column,
     DateTime,
@@ -65,22 +66,30 @@ LINGER_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class AuditRecord:
-    at: datetime  # UTC
-    key_id: str | None
+    """One answered request: who asked what, when, and which model answered."""
+
+    # The one audit type: the middleware (serving.observe) and the CLI write it, GET /v1/audit returns it.
+
+    at: Annotated[datetime, Field(description="when the answer was given (UTC)")]
+    key_id: Annotated[str | None, Field(description="the API key's id (`cli` for the command line), never the key")]
     method: str
-    route: str
+    route: Annotated[str, Field(description="the route template, e.g. /v1/employees/{nip}/gaps")]
     nip: str | None
-    nips_count: int | None
+    nips_count: Annotated[int | None, Field(description="how many NIPs a batch or a plan was about")]
     model_version: str | None
     status: int
     latency_ms: float
-    inputs: str | None = None
+    inputs: Annotated[str | None, Field(description="compact JSON of the request's options (plans); NIPs as "
+                                                    "counts")] = None
 
     def row(self) -> dict[str, Any]:
         # Field by field, not dataclasses.asdict: that deep-copies every value (~10 calls per record).
         row = {f.name: getattr(self, f.name) for f in fields(self)}
         row["at"] = self.at.astimezone(UTC).replace(tzinfo=None)
         return row
+
+
+_FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -210,18 +219,14 @@ class AuditLog:
             self._drop(len(records))
 
     # -- reading ---------------------------------------------------------------------------------
-    def read(self, since: datetime, limit: int) -> list[dict[str, Any]]:
+    def read(self, since: datetime, limit: int) -> list[AuditRecord]:
         """Records at or after `since` (UTC), oldest first, at most `limit`."""
         since_utc = since.astimezone(UTC).replace(tzinfo=None) if since.tzinfo else since
+        columns = [AUDIT_TABLE.c[name] for name in _FIELDS]
         query = (
-            select(AUDIT_TABLE).where(AUDIT_TABLE.c.at >= since_utc)
+            select(*columns).where(AUDIT_TABLE.c.at >= since_utc)
             .order_by(AUDIT_TABLE.c.at, AUDIT_TABLE.c.id).limit(limit)
         )
         with self.engine().connect() as conn:
             rows = conn.execute(query).mappings().all()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["at"] = item["at"].replace(tzinfo=UTC)
-            out.append(item)
-        return out
+        return [AuditRecord(**{**row, "at": row["at"].replace(tzinfo=UTC)}) for row in rows]

@@ -12,9 +12,7 @@ import fcntl
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +20,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, get_args
+
+from features.atomic import write_atomic
+from features.settings import get_settings
 
 Role = Literal["reader", "planner", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -47,7 +48,6 @@ def hash_secret(secret: str) -> str:
 
 
 def _default_keys_file() -> Path:
-    from features.settings import get_settings
 
     return get_settings().keys_file
 
@@ -64,17 +64,7 @@ def _read_records(path: Path) -> list[KeyRecord]:
 def _write_records(path: Path, records: list[KeyRecord]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({"version": FILE_VERSION, "keys": [asdict(r) for r in records]}, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(payload + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, payload + "\n", fsync=True, mode=0o600)
 
 
 @contextmanager

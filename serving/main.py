@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.gzip import GZipMiddleware
@@ -24,13 +25,12 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Receive, Scope, Send
+from threadpoolctl import threadpool_limits
+from uvicorn.config import LOGGING_CONFIG
 
 from features.settings import Settings, get_settings
 from serving.audit import AuditLog
-from serving.compute import DEFAULT_MODEL_CONCURRENCY
 from serving.keys import KeyStore
 from serving.metrics import Metrics
 from serving.observe import RequestObserver
@@ -48,13 +48,13 @@ from serving.routers import (
     whatif,
 )
 from serving.runtime import Runtime, Sources, default_sources
+from serving.store_source import engine
 
 log = logging.getLogger("serving")
 
 API_TITLE = "asn-kompetensi API"
 API_VERSION = "1"
-DEFAULT_POLL_SECONDS = 5.0
-POLL_FROM_ENVIRONMENT = -1.0  # create_app's default: read KOMPETENSI_POLL_SECONDS
+POLL_FROM_ENVIRONMENT = -1.0  # create_app's default: settings.poll_seconds (KOMPETENSI_POLL_SECONDS)
 DOCS_STATIC_URL = "/static/docs"
 STATIC_PREFIXES = ("/ui/", DOCS_STATIC_URL + "/")
 STATIC_GZIP_MIN_BYTES = 2048
@@ -67,19 +67,6 @@ Errors are `application/problem+json` (RFC 9457). Sentences are Indonesian by de
 """
 
 
-class ServingOptions(BaseSettings):
-    """Server-only options (environment `KOMPETENSI_POLL_SECONDS`, `KOMPETENSI_MODEL_CONCURRENCY`), read
-    when an app is created."""
-
-    model_config = SettingsConfigDict(env_prefix="KOMPETENSI_", extra="ignore")
-
-    poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, ge=0,
-                                description="how often to look for a new champion or snapshot; 0 = never")
-    model_concurrency: int = Field(default=DEFAULT_MODEL_CONCURRENCY, ge=1, le=64,
-                                   description="per-employee model calls running at once in one worker "
-                                               "(serving.compute); more requests wait in line")
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -88,17 +75,16 @@ def create_app(
     model_concurrency: int | None = None,
 ) -> FastAPI:
     """The API app. `poll_seconds`: None or 0 turns the champion/snapshot poller off (reload is then
-    manual through POST /v1/admin/reload); the default reads `KOMPETENSI_POLL_SECONDS` (5 s).
-    `model_concurrency`: per-employee model calls at once (default `KOMPETENSI_MODEL_CONCURRENCY`, 1)."""
+    manual through POST /v1/admin/reload); the default is `settings.poll_seconds` (KOMPETENSI_POLL_SECONDS,
+    5 s). `model_concurrency`: per-employee model calls at once (default `settings.model_concurrency`,
+    KOMPETENSI_MODEL_CONCURRENCY, 1)."""
     settings = settings or get_settings()
-    options = ServingOptions()
     if poll_seconds == POLL_FROM_ENVIRONMENT:
-        poll_seconds = options.poll_seconds
+        poll_seconds = settings.poll_seconds
     metrics = Metrics()
     runtime = Runtime(settings.models_dir, sources or default_sources(settings), metrics)
 
     def audit_engine() -> Any:
-        from serving.store_source import engine
 
         return engine(settings)
 
@@ -124,7 +110,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.audit = audit
     app.state.key_store = KeyStore(settings.keys_file)
-    app.state.model_concurrency = model_concurrency or options.model_concurrency
+    app.state.model_concurrency = model_concurrency or settings.model_concurrency
 
     install_handlers(app)
     for module in (health, models, employees, predictions, recommendations, whatif, units, plans, admin, ui):
@@ -211,29 +197,27 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 # Running the server
 # ---------------------------------------------------------------------------------------------------
 def _log_config(level: str) -> dict[str, Any]:
-    from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["serving"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
     return config
 
 
-def _limit_loaded_threadpools() -> None:
-    """If numpy (OpenBLAS) or an OpenMP runtime was loaded before `serve`, cap it at one thread too."""
+def limit_native_threads() -> None:
+    """One thread per native pool (OpenMP, OpenBLAS, MKL) in this process: the variables for pools that
+    start later, and threadpoolctl's cap for those already loaded (the `kompetensi` command imports numpy
+    and LightGBM before it reaches `serve`). Several threads per request oversubscribe the cores under
+    concurrent load (STACK_NOTES.md): scale with `workers` instead."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
     if any(name in sys.modules for name in ("numpy", "sklearn", "lightgbm")):
-        from threadpoolctl import threadpool_limits
-
         threadpool_limits(limits=1)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, log_level: str = "info") -> None:
     """Run the API under uvicorn: one thread per native pool, scale with `workers` (processes)."""
-    os.environ["OMP_NUM_THREADS"] = "1"  # before numpy/sklearn/lightgbm load their thread pools
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
-    _limit_loaded_threadpools()
-    import uvicorn
-
+    limit_native_threads()
     # The access log is ours (route templates, key ids): uvicorn's would print paths, i.e. NIPs.
     uvicorn.run("serving.main:create_app", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_config=_log_config(log_level), log_level=log_level)

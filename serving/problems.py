@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from training.results import EngineError, UnknownEmployee, UnknownPosition, UnknownTraining, UnknownUnit
+from engine.results import EngineError, UnknownEmployee, UnknownPosition, UnknownTraining, UnknownUnit
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:asn-kompetensi:problem:"
@@ -69,29 +69,19 @@ def _served_version(request: Request) -> str | None:
     return runtime.current.model_version if runtime is not None else None
 
 
-def problem_response(
-    request: Request,
-    status: int,
-    detail: str,
-    *,
-    slug: str | None = None,
-    title: str | None = None,
-    errors: Sequence[Mapping[str, Any]] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> ProblemResponse:
+def problem_response(request: Request, problem: ApiProblem) -> ProblemResponse:
     """The problem+json response; `model_version` names the model being served (null when none)."""
-    phrase = _phrase(status)
     body: dict[str, Any] = {
-        "type": TYPE_PREFIX + slug if slug else "about:blank",
-        "title": title or phrase,
-        "status": status,
-        "detail": detail,
+        "type": TYPE_PREFIX + problem.slug if problem.slug else "about:blank",
+        "title": problem.title or _phrase(problem.status),
+        "status": problem.status,
+        "detail": problem.detail,
         "instance": request.url.path,
         "model_version": _served_version(request),
     }
-    if errors is not None:
-        body["errors"] = list(errors)
-    return ProblemResponse(body, status_code=status, headers=dict(headers) if headers else None)
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    return ProblemResponse(body, status_code=problem.status, headers=problem.headers)
 
 
 def _phrase(status: int) -> str:
@@ -143,8 +133,7 @@ def install_handlers(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, ApiProblem)
-        return problem_response(request, exc.status, exc.detail, slug=exc.slug, title=exc.title,
-                                errors=exc.errors, headers=exc.headers)
+        return problem_response(request, exc)
 
     async def on_engine_error(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, EngineError)
@@ -154,7 +143,8 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = validation_errors(exc)
         fields = ", ".join(sorted({f"{e['field']} ({e['location']})" for e in errors}))
-        return problem_response(request, 422, f"Invalid input: {fields}.", slug="invalid-input", errors=errors)
+        return problem_response(request, ApiProblem(422, f"Invalid input: {fields}.", slug="invalid-input",
+                                                    errors=errors))
 
     async def on_http(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -163,15 +153,16 @@ def install_handlers(app: FastAPI) -> None:
             # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8 JSON): invalid input, so
             # the same 422 as any other malformed body.
             message = str(exc.detail) if exc.detail else "The body could not be parsed."
-            return problem_response(request, 422, f"Invalid input: body ({message}).", slug="invalid-input",
-                                    errors=[{"field": "body", "location": "body", "message": message}])
+            return problem_response(request, ApiProblem(
+                422, f"Invalid input: body ({message}).", slug="invalid-input",
+                errors=[{"field": "body", "location": "body", "message": message}]))
         if status == 404:
             detail = f"No resource at {request.url.path}."
         elif status == 405:
             detail = f"Method {request.method} is not allowed on {request.url.path}."
         else:
             detail = str(exc.detail) if exc.detail else _phrase(status)
-        return problem_response(request, status, detail, headers=exc.headers)
+        return problem_response(request, ApiProblem(status, detail, headers=exc.headers))
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
         # Logged with its traceback for operators, but never with the request body; the client sees
@@ -179,8 +170,8 @@ def install_handlers(app: FastAPI) -> None:
         route = getattr(request.scope.get("route"), "path", "unmatched")
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route,
                   exc_info=(type(exc), exc, exc.__traceback__))
-        return problem_response(request, 500, "An internal error occurred; it has been logged.",
-                                slug="internal-error")
+        return problem_response(request, ApiProblem(500, "An internal error occurred; it has been logged.",
+                                                    slug="internal-error"))
 
     app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(EngineError, on_engine_error)

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.results import UnknownEmployee
 from features.constants import ASSESSMENT_METHODS, ASSESSMENT_VALID_YEARS, JP_RIGHT_PER_YEAR
 from features.eligibility import whole_years_of_service
 from features.export import Export
-from training.results import UnknownEmployee
+from features.values import finite
 
 PROFILE_EMPLOYEE_COLUMNS = ("nip", "unit_id", "position_id", "grade", "employment", "education", "hired_on",
                             "status")
@@ -40,6 +41,11 @@ def _text(value: Any) -> str | None:
 
 def _day(value: Any) -> date | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def _whole(value: Any) -> int | None:
+    number = finite(value)
+    return None if number is None else int(number)
 
 
 def _rows_by_nip(nips: pd.Series) -> dict[str, np.ndarray]:
@@ -63,7 +69,7 @@ def _first_by(table: pd.DataFrame, key: str, columns: tuple[str, ...]) -> dict[s
 
 
 @dataclass(frozen=True)
-class CurrentLevel:
+class LatestAssessment:
     competency_id: Any  # str (NaN for a missing id, as pandas reads it)
     level: float
     assessed_on: pd.Timestamp
@@ -103,7 +109,7 @@ class ProfileIndex:
         records = export["training_records"]
         completed = records.loc[records["status"] == "selesai"].reset_index(drop=True)
         trainings = export["trainings"].drop_duplicates("training_id", keep="first")
-        hours = {t: (0 if pd.isna(h) else int(h))
+        hours = {t: _whole(h) or 0
                  for t, h in zip(trainings["training_id"].tolist(), trainings["hours_jp"].tolist(), strict=True)}
         standards = export["position_standards"].drop_duplicates(["position_id", "competency_id"], keep="first")
         return cls(
@@ -137,7 +143,7 @@ class ProfileIndex:
             self.years_cache[at] = years
         return int(years[row])
 
-    def current_levels(self, nip: str, as_of: date) -> list[CurrentLevel]:
+    def current_levels(self, nip: str, as_of: date) -> list[LatestAssessment]:
         """The current level of each competency the employee was ever assessed in, by competency_id."""
         rows = self.assessment_rows.get(nip, _NO_ROWS)
         rows = rows[self.assessed_on[rows] <= np.datetime64(pd.Timestamp(as_of))]  # NaT never passes
@@ -161,8 +167,8 @@ class ProfileIndex:
                 seen.add(key)
                 chosen.append(i)
         levels = self.levels[rows].tolist()
-        return [CurrentLevel(cids[codes[rows[i]]], levels[i], pd.Timestamp(days[i]), methods[method_codes[rows[i]]])
-                for i in chosen]
+        return [LatestAssessment(cids[codes[rows[i]]], levels[i], pd.Timestamp(days[i]),
+                                 methods[method_codes[rows[i]]]) for i in chosen]
 
     def jp_completed(self, nip: str, year: int, as_of: date) -> tuple[int, int]:
         rows = self.completed_rows.get(nip, _NO_ROWS)
@@ -236,7 +242,7 @@ def employee_profile(export: Export, nip: str, as_of: date | None = None) -> dic
             "assessed_on": level.assessed_on.date(),
             "method": str(level.method),
             "stale": bool(level.assessed_on < stale_before),
-            "required_level": None if req is None or pd.isna(req) else int(req),
+            "required_level": _whole(req),
         })
 
     jp, count = index.jp_completed(nip, at.year, at)

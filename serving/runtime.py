@@ -24,6 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.bundle import load_champion as load
+from engine.bundle import read_champion_pointer
+from serving import store_source
+
 if TYPE_CHECKING:
     from features.export import Export
     from features.settings import Settings
@@ -36,7 +40,7 @@ log = logging.getLogger("serving.runtime")
 class ServingState:
     """One consistent (model, snapshot) pair; never mutated after it is published."""
 
-    predictor: Any = None  # training.predictor.Predictor (the bundle object); None = no model
+    predictor: Any = None  # engine.predictor.Predictor (the bundle object); None = no model
     model_version: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     bundle_path: Path | None = None
@@ -100,7 +104,7 @@ class Sources:
     """How the runtime reads the champion and the store; the defaults are the real ones."""
 
     read_pointer: Callable[[Path], str | None]
-    load_champion: Callable[[Path], Any]  # -> serving.bundle.LoadedBundle
+    load_champion: Callable[[Path], Any]  # -> engine.bundle.LoadedBundle
     snapshot_id: Callable[[], str | None]
     load_snapshot: Callable[[], Export | None]
 
@@ -109,22 +113,21 @@ def default_sources(settings: Settings) -> Sources:
     """The champion from `settings.models_dir`, the snapshot from the store at `settings.store_url`."""
 
     def read_pointer(models_dir: Path) -> str | None:
-        from serving.bundle import read_champion_pointer
 
         return read_champion_pointer(models_dir)
 
     def load_champion(models_dir: Path) -> Any:
-        from serving.bundle import load_champion as load
-
-        return load(models_dir)
+        loaded = load(models_dir)
+        configure = getattr(loaded.bundle, "configure", None)
+        if callable(configure):  # the deployment's settings, given once: no request reads them
+            configure(jpm_bands=settings.jpm_bands, seed=settings.seed)
+        return loaded
 
     def snapshot_id() -> str | None:
-        from serving import store_source
 
         return store_source.current_snapshot_id(settings)
 
     def load_snapshot() -> Export | None:
-        from serving import store_source
 
         return store_source.load_current_snapshot(settings)
 

@@ -1,4 +1,10 @@
-"""Request and response bodies of the HTTP API (INTERFACES.md "Core bodies"), as one family of models.
+"""Request bodies of the HTTP API, and the answers that are the API's own (INTERFACES.md "Core bodies").
+
+The engine's answers (gaps, recommendations, what-if, unit summary, plans) are not redefined here: the
+routes return `engine.results` / `engine.plans` types as they are (their `response_model`), and
+`POST /v1/plans` takes `engine.plans.PlanRequest` as its body. What is left is what only the API has:
+problems, health, models, the audit trail, the employee profile, the inline-gaps and batch requests, and
+the batch answer around the engine's recommendations.
 
 Field names follow the spec exactly; enumerations come from `features.constants`. Requests carry
 constraints (so bad input is a 422 naming the field) and an OpenAPI example each. Request models
@@ -8,12 +14,13 @@ values are simply never read, stored or forwarded.
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from engine.results import EmployeeRecommendations, Recommendation
 from features.constants import (
     ASSESSMENT_METHODS,
     DEFAULT_HORIZON_MONTHS,
@@ -25,6 +32,8 @@ from features.constants import (
     SKP_RATINGS,
     TRAINING_STATUSES,
 )
+from features.values import HorizonMonths, Identifier
+from serving.audit import AuditRecord
 
 if TYPE_CHECKING:  # the checker sees plain strings; at run time they are enumerations from the contract
     Grade: TypeAlias = str
@@ -44,13 +53,10 @@ else:
     TrainingStatus = Literal[TRAINING_STATUSES]
 
 Lang = Literal["id", "en"]
-JpmBand = Literal["memenuhi_syarat", "masih_memenuhi_syarat", "kurang_memenuhi_syarat"]
 Role = Literal["reader", "planner", "admin"]
 
 NIP_PATTERN = r"^[0-9]{18}$"
 Nip = Annotated[str, StringConstraints(pattern=NIP_PATTERN)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-HorizonMonths = Annotated[int, Field(ge=1, le=60, description="months after the as-of date")]
 Level = Annotated[float, Field(ge=1.0, le=5.0)]
 
 MAX_BATCH_NIPS = 1000
@@ -153,25 +159,12 @@ class ReloadResponse(BaseModel):
     changed: bool
 
 
-class AuditEntry(BaseModel):
-    at: datetime
-    key_id: str | None
-    method: str
-    route: str
-    nip: str | None
-    nips_count: int | None
-    model_version: str | None
-    status: int
-    latency_ms: float
-    inputs: str | None = Field(None, description="compact JSON of the request's options (plans); NIPs as counts")
-
-
 class AuditResponse(BaseModel):
     model_version: str | None
     since: datetime
     count: int
     truncated: bool = Field(description="more entries exist after the last one; ask again with a later since")
-    items: list[AuditEntry]
+    items: list[AuditRecord]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -227,53 +220,8 @@ class EmployeeProfile(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Gaps (GET …/gaps, POST /v1/predictions/gaps)
+# POST /v1/predictions/gaps (the answer: engine.results.EmployeeGaps)
 # ---------------------------------------------------------------------------------------------------
-class FeatureContribution(BaseModel):
-    feature: str
-    value: str
-    contribution: float
-    text: str
-
-
-class EvidenceItem(BaseModel):
-    kind: str
-    text: str
-    date: dt.date | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-class Explanation(BaseModel):
-    base_value: float
-    contributions: list[FeatureContribution]
-    evidence: list[EvidenceItem]
-
-
-class CompetencyGap(BaseModel):
-    competency_id: str
-    name: str
-    required_level: int
-    current_level: float | None
-    predicted_level: float
-    lower: float
-    upper: float
-    gap: float
-    jpm: float
-    jpm_band: str
-    thin_evidence: bool
-    explanation: Explanation | None
-
-
-class GapsResponse(BaseModel):
-    nip: str | None
-    model_version: str
-    as_of: date
-    horizon_months: int
-    position_id: str
-    total_gap: float
-    competencies: list[CompetencyGap]
-
-
 class InlineEmployee(RequestModel):
     position_id: Identifier
     unit_id: Identifier
@@ -342,46 +290,8 @@ class GapPredictionRequest(RequestModel):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Recommendations
+# POST /v1/recommendations:batch (one NIP's answer: engine.results.EmployeeRecommendations)
 # ---------------------------------------------------------------------------------------------------
-class GapClosed(BaseModel):
-    competency_id: str
-    gap_before: float
-    gap_after: float
-
-
-class TrainingEvidence(BaseModel):
-    participants: int
-    mean_observed_change: float | None
-
-
-class RecommendationItem(BaseModel):
-    rank: int
-    training_id: str
-    title: str
-    format: str
-    provider: str
-    expected_gain: float
-    lower: float
-    upper: float
-    cost_idr: int
-    hours_jp: int
-    closes: list[GapClosed]
-    reasons: list[str]
-    evidence: TrainingEvidence
-    thin_evidence: bool
-
-
-class RecommendationsResponse(BaseModel):
-    nip: str
-    model_version: str
-    as_of: date
-    horizon_months: int
-    total_gap: float
-    items: list[RecommendationItem]
-    message: str | None = None
-
-
 class BatchRecommendationsRequest(RequestModel):
     """Up to 1,000 NIPs; an unknown NIP is reported in its own item and does not fail the batch."""
 
@@ -399,34 +309,43 @@ class BatchRecommendationsRequest(RequestModel):
     max_jp: int | None = Field(None, ge=1, le=10_000)
 
 
-class BatchItemError(BaseModel):
-    status: int = Field(description="404 unknown employee, 422 a NIP that is not 18 digits")
+@dataclass
+class BatchItemError:
+    status: Annotated[int, Field(description="404 unknown employee, 422 a NIP that is not 18 digits")]
     title: str
     detail: str
 
 
-class BatchRecommendationsItem(BaseModel):
-    """A recommendations body, or for a NIP that could not be answered, `error` and no items."""
+@dataclass
+class BatchRecommendationsItem(EmployeeRecommendations):
+    """One NIP of a batch that was answered: its recommendations body, with `error` null."""
+
+    error: None = None
+
+
+@dataclass
+class BatchItemFailure:
+    """One NIP of a batch that could not be answered: `error`, and no recommendations."""
 
     nip: str
     model_version: str
-    as_of: date | None = None
-    horizon_months: int | None = None
-    total_gap: float | None = None
-    items: list[RecommendationItem] = Field(default_factory=list)
-    message: str | None = None
-    error: BatchItemError | None = None
+    error: BatchItemError
+    as_of: None = None
+    horizon_months: None = None
+    total_gap: None = None
+    items: list[Recommendation] = field(default_factory=list)
+    message: None = None
 
 
 class BatchRecommendationsResponse(BaseModel):
     model_version: str
     count: int
     failed: int
-    items: list[BatchRecommendationsItem]
+    items: list[BatchRecommendationsItem | BatchItemFailure]
 
 
 # ---------------------------------------------------------------------------------------------------
-# What-if
+# What-if (the answer: engine.results.WhatIf)
 # ---------------------------------------------------------------------------------------------------
 class WhatIfRequest(RequestModel):
     """Baseline vs a scenario: trainings completed just after the as-of date, and optionally another position."""
@@ -451,45 +370,3 @@ class WhatIfRequest(RequestModel):
                 raise ValueError(f"training {training_id} is listed twice")
             seen.add(training_id)
         return plan
-
-
-class CompetencyDelta(BaseModel):
-    competency_id: str
-    predicted_level_change: float
-    gap_change: float
-
-
-class WhatIfResponse(BaseModel):
-    nip: str
-    model_version: str
-    baseline: GapsResponse
-    scenario: GapsResponse
-    delta: list[CompetencyDelta]
-    total_gap_before: float
-    total_gap_after: float
-    summary: list[str]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Unit summary
-# ---------------------------------------------------------------------------------------------------
-class UnitSummaryCompetency(BaseModel):
-    competency_id: str
-    name: str
-    employees: int
-    mean_gap: float
-    share_below_standard: float
-
-
-class UnitSummaryResponse(BaseModel):
-    unit_id: str
-    name: str
-    model_version: str
-    as_of: date
-    horizon_months: int
-    employees: int
-    competencies: list[UnitSummaryCompetency]
-    gap_by_position_type: list[dict[str, Any]]
-    jpm_bands: dict[str, int]
-    jp_compliance: dict[str, Any]
-    top_trainings: list[dict[str, Any]]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from features.store import NoSnapshot, current_snapshot_info, get_engine, load_snapshot
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -17,14 +19,12 @@ if TYPE_CHECKING:
 
 def engine(settings: Settings) -> Engine:
     """The store engine of `settings` (shared with the rest of the process, one per URL)."""
-    from features.store import get_engine
 
     return get_engine(settings.store_url)
 
 
 def current_snapshot_id(settings: Settings) -> str | None:
     """The content hash of the current snapshot, None when nothing was ingested."""
-    from features.store import current_snapshot_info
 
     info = current_snapshot_info(engine(settings))
     return None if info is None else info.content_sha256
@@ -32,7 +32,6 @@ def current_snapshot_id(settings: Settings) -> str | None:
 
 def load_current_snapshot(settings: Settings) -> Export | None:
     """The current snapshot without protected columns, None when nothing was ingested."""
-    from features.store import NoSnapshot, load_snapshot
 
     try:
         return load_snapshot(engine(settings), include_protected=False)

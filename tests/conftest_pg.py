@@ -11,7 +11,8 @@ Reusable by any test module:
 
 The cluster is started with `pg_ctlcluster 15 main start` (needs root) when it is down, and stopped
 again afterwards only if this helper started it. The role and database are (re)created through
-`runuser -u postgres -- psql`. Anything that cannot be done here becomes `pytest.skip(reason)`.
+`runuser -u postgres -- psql`. Anything that cannot be done here becomes `pytest.skip(reason)`, which the skip guard of
+`tests/conftest.py` turns into a failure in CI (CI installs and starts PostgreSQL).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Smoke tests of `make bench` (benchmarks/): a quick planner-only run end to end, the merging of results
-files, and the load generator and statistics the serving figures rest on. Fast: no model is trained."""
+files, and the load generator and statistics the serving figures rest on; and the decision benchmark on one
+small world (the only test here that trains a model: ~150 employees, 2 years, well under a minute)."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -60,6 +62,44 @@ def test_only_keeps_other_sections_of_the_same_kind_of_run(tmp_path: Path) -> No
     (tmp_path / "latest.json").write_text(json.dumps({"quick": False, "sections": {"train": kept}}))
     run(["planner"], quick=True, results_dir=tmp_path, workdir=tmp_path / "work")
     assert set(json.loads((tmp_path / "latest.json").read_text())["sections"]) == {"planner"}
+
+
+DECISION_METRICS = (
+    "policy_value_top1", "policy_value_top3", "spearman", "ndcg_at_5", "recall", "recall_hit",
+    "forecast_mae_ratio", "plan_value_100m", "plan_value_500m", "plan_value_2000m",
+)
+
+
+def test_decision_benchmark_on_one_small_world(tmp_path: Path) -> None:
+    out = tmp_path / "decisions"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_decisions", "--out", str(out), "--worlds",
+                           "default", "--employees", "150", "--years", "2", "--workdir", str(tmp_path / "work")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "default: fitted in" in done.stderr  # progress goes to stderr
+    report = json.loads((out / "decisions.json").read_text())
+    assert report["tuning_worlds"] == ["default"] and report["held_out_worlds"] == []
+    world = report["worlds"]["default"]
+    assert world["group"] == "tuning" and world["active_employees"] > 100
+    assert set(world["metrics"]) == set(DECISION_METRICS)
+    for key, figure in world["metrics"].items():
+        for column in ("ours", "ceiling"):
+            value = figure[column]
+            assert value is not None and math.isfinite(value), (key, column)
+            assert -1.0 <= value <= 1.5, (key, column, value)  # normalised values: 0 = chance, 1 = oracle
+        assert figure["ours_over_ceiling"] is not None and figure["ours_over_ceiling"] > 0, key
+    assert 0.0 < world["metrics"]["forecast_mae_ratio"]["ours"] and world["metrics"]["forecast_mae_ratio"]["rule"] == 1.0
+    for key in ("recall", "recall_hit"):
+        assert 0.0 <= world["metrics"][key]["ours"] <= 1.0
+    assert world["seconds"]["fit"] > 0 and world["seconds"]["score"] > 0
+    assert len(world["details"]["plans"]) == 3 and world["budgets_idr"] == [7_500_000, 37_500_000, 150_000_000]
+    for plan in world["details"]["plans"]:
+        assert plan["oracle_true_value"] >= plan["random_true_value"]
+    tuning = report["summary"]["tuning"]["metrics"]["policy_value_top1"]["ours"]
+    assert tuning["mean"] == tuning["worst"] == world["metrics"]["policy_value_top1"]["ours"]
+    assert all(g["met"] is None for g in report["goals"]["held_out"])  # no held-out world: not assessed
+    markdown = (out / "decisions.md").read_text()
+    assert "## World `default` (tuning)" in markdown and "| rank-1 policy value |" in markdown
 
 
 def test_statistics() -> None:

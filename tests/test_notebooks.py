@@ -9,9 +9,8 @@ import os
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat", reason="nbformat is needed to read the notebooks")
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = ("01_explore.ipynb", "02_evaluate.ipynb", "03_whatif_and_plan.ipynb")
@@ -55,7 +54,6 @@ def test_notebook_is_stripped_and_defines_nothing(name: str) -> None:
 
 @pytest.mark.slow
 def test_notebooks_run_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("ipykernel", reason="ipykernel runs the notebooks")
     from nbclient import NotebookClient
 
     monkeypatch.setenv("KOMPETENSI_NOTEBOOK_DIR", str(tmp_path / "work"))

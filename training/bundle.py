@@ -1,13 +1,13 @@
-"""Writing a promoted bundle into the models directory, atomically (layout: `serving.bundle`).
+"""Writing a promoted bundle into the models directory, atomically (layout: `engine.bundle`).
 
 Why a `CHAMPION` pointer file rather than a `champion` symlink: the server resolves the pointer once
 to an immutable `versions/<v>/` directory and reads every file from there, so it can never mix the
 manifest of one version with the pickle of another (a reader walking `champion/…` twice could straddle
 a symlink swap); a one-line file is also cheap to poll, survives copying into images and volumes that
 drop or refuse symlinks, and is replaced with the same temp-file + fsync + `os.replace` dance as
-everything else. A crash at any point leaves the previous champion complete and pointed to: new files
-live under a `.tmp-*` name until the version directory is renamed into place, and the pointer moves
-only after that rename is on disk.
+everything else (`features.atomic.write_atomic`). A crash at any point leaves the previous champion
+complete and pointed to: new files live under a `.tmp-*` name until the version directory is renamed
+into place, and the pointer moves only after that rename is on disk.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import joblib
 
-from serving.bundle import (
+from engine.bundle import (
     BUNDLE_FILE,
     CHAMPION_FILE,
     MANIFEST_FILE,
@@ -39,6 +39,7 @@ from serving.bundle import (
     sha256_file,
     verify_files,
 )
+from features.atomic import fsync_path, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ KEEP_VERSIONS = 3
 LOCK_FILE = ".lock"
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
-POINTER_TMP_PREFIX = ".CHAMPION-"
+POINTER_TMP_PREFIX = f".{CHAMPION_FILE}."  # features.atomic names its temp files .<name>.<random>.tmp
 # Test hook for the crash test: sleep this many seconds after writing half of the files, once a
 # marker file says so, so that a test can SIGKILL the writer at a known point.
 PAUSE_ENV = "KOMPETENSI_TEST_PAUSE_IN_PROMOTE"
@@ -95,15 +96,14 @@ def _write_version_dir(
 ) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=models_dir))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the server may run as another user
-    bundle_path = tmp / BUNDLE_FILE
-    with bundle_path.open("wb") as fh:
+
+    def write_pickle(path: Path) -> None:
         if isinstance(bundle, Path):
-            with bundle.open("rb") as src:
-                shutil.copyfileobj(src, fh)
+            shutil.copyfile(bundle, path)
         else:
-            joblib.dump(bundle, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+            joblib.dump(bundle, path)
+
+    bundle_path = write_atomic(tmp / BUNDLE_FILE, write_pickle, fsync=True)
     _pause_for_crash_test(models_dir, tmp)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -114,32 +114,22 @@ def _write_version_dir(
         "metrics": manifest_extra.get("metrics", {}),
         **{k: v for k, v in manifest_extra.items() if k not in ("as_of", "metrics")},
     }
-    _write_synced(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    _fsync_dir(tmp)
+    write_atomic(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n",
+                 fsync=True)  # fsyncs `tmp` too: both files are on disk before the folder is renamed
     trash = models_dir / f"{TRASH_PREFIX}{version}-{os.getpid()}"
     if target.exists():
         # Same version written again (a repair, or a re-promotion of a non-champion): move the old
         # directory aside first, because rename cannot replace a non-empty directory.
         os.replace(target, trash)
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     shutil.rmtree(trash, ignore_errors=True)
 
 
 def _point_champion(models_dir: Path, version: str) -> None:
     """Replace models_dir/CHAMPION with `version`: temp file, fsync, rename, fsync the directory."""
-    fd, tmp_name = tempfile.mkstemp(prefix=POINTER_TMP_PREFIX, dir=models_dir)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; the server may run as another user
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(version + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, models_dir / CHAMPION_FILE)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(models_dir)
+    # 0o644: the server may run as another user.
+    write_atomic(models_dir / CHAMPION_FILE, version + "\n", fsync=True, mode=0o644)
 
 
 def _prune(versions: Path, *, champion: str, keep: int) -> None:
@@ -189,21 +179,6 @@ def locked(models_dir: Path, name: str = LOCK_FILE) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pause_for_crash_test(models_dir: Path, tmp: Path) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.explain import label
+from engine.gap_model import CarryForward, GapModel, PerCompetencyLinear, metrics, temporal_split
 from features.export import Export
 from features.pit import PitIndex, build_features, holdout_pairs, prediction_queries, training_pairs
-from training.explain import label
-from training.gap_model import CarryForward, GapModel, PerCompetencyLinear, metrics, temporal_split
 
 Progress = Callable[[str], None]
 BACKTEST_MONTHS = 18

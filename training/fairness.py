@@ -23,8 +23,8 @@ export when it carries them, else from the store's snapshot with the same conten
 group labels and dropped; nothing below is per employee. The outputs are group-level aggregates with
 their group sizes, and nothing here logs.
 
-Promotion gate (`fairness_checks`, thresholds from `KOMPETENSI_FAIRNESS_*` or arguments), for sex and
-age band, the attributes the merit system names and our data holds:
+Promotion gate (`fairness_checks`, thresholds from arguments, else from the `Settings` handed in, i.e.
+`KOMPETENSI_FAIRNESS_*`), for sex and age band, the attributes the merit system names and our data holds:
 - `KOMPETENSI_FAIRNESS_MIN_RATE_RATIO` = 0.8: the four-fifths rule (US EEOC Uniform Guidelines,
   29 CFR 1607.4(D), the usual screen for adverse impact): every group's recommendation rate, and its
   allocation rate in the plan, is at least 80% of the best-served group's;
@@ -51,15 +51,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import sqlalchemy as sa
 
+from engine.allocation import PlanOptions, optimise_plan
 from features.constants import ACTIVE_STATUS, EMPLOYMENTS, POSITION_TYPES, SEXES
 from features.export import Export
+from features.settings import Settings, get_settings
+from features.store import DATA_TABLES, get_engine, snapshot_history
+from features.values import finite
+from training.gate import GateCheck, run_checks
 
 if TYPE_CHECKING:
     from training.evaluate import Backtest
-    from training.registry import GateCheck
 
 Progress = Callable[[str], None]
 
@@ -104,25 +107,6 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
 )}
 
 
-class FairnessSettings(BaseSettings):
-    """Thresholds and audit parameters (`KOMPETENSI_FAIRNESS_*`; defaults justified in the module doc)."""
-
-    model_config = SettingsConfigDict(env_prefix="KOMPETENSI_FAIRNESS_", env_file=".env", extra="ignore")
-
-    min_rate_ratio: float = Field(default=0.8, ge=0, le=1, description="four-fifths rule on rates")
-    max_bias_gap: float = Field(default=0.15, ge=0, description="max spread of mean signed error, levels")
-    min_group_size: int = Field(default=30, ge=1, description="employees a group needs to be compared")
-    n_boot: int = Field(default=400, ge=0, description="bootstrap replicates (0: no intervals)")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="level of the bootstrap intervals")
-    plan_budget_share: float = Field(default=0.3, gt=0, description="audit plan budget, share of top-1 cost")
-    top_k: int = Field(default=5, ge=1, description="recommendations per employee in the audit")
-
-
-def fairness_settings() -> FairnessSettings:
-    """Read afresh each time (cheap), so a changed environment applies to the next evaluate or promote."""
-    return FairnessSettings()
-
-
 class ProtectedUnavailable(LookupError):
     """The audit cannot find the protected attributes of the evaluated snapshot."""
 
@@ -160,10 +144,6 @@ def protected_attributes(export: Export) -> pd.DataFrame:
 
 
 def _protected_from_store(snapshot_id: str | None) -> pd.DataFrame:
-    import sqlalchemy as sa
-
-    from features.store import DATA_TABLES, get_engine, snapshot_history
-
     if not snapshot_id:
         raise ProtectedUnavailable("the export has no protected attributes and no store snapshot to read them from")
     engine = get_engine()
@@ -312,23 +292,20 @@ class FairnessAudit:
         cols = ["outcome", "attribute", "group", "n", "value", "lo", "hi", "compared"]
         return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
-    def failures(self, settings: FairnessSettings | None = None) -> list[str]:
-        """The gate's failure reasons for these results ([] = pass)."""
-        from training.registry import run_checks
-
+    def failures(self, settings: Settings | None = None) -> list[str]:
+        """The gate's failure reasons for these results ([] = pass), with the thresholds of `settings`
+        (default: the program's, `get_settings()`)."""
         return run_checks(fairness_checks(settings=settings), self.metrics(), None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (group-level aggregates only)."""
-        def clean(v: Any) -> Any:
-            return None if isinstance(v, float) and not np.isfinite(v) else v
-
         return {
             "settings": self.settings, "as_of": self.as_of, "populations": self.populations, "notes": self.notes,
             "comparisons": [{
-                "outcome": c.outcome, "attribute": c.attribute, "statistic": c.statistic, "value": clean(c.value),
-                "lo": clean(c.lo), "hi": clean(c.hi), "n_compared": c.n_compared,
-                "groups": [{k: clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                "outcome": c.outcome, "attribute": c.attribute, "statistic": c.statistic, "value": finite(c.value),
+                "lo": finite(c.lo), "hi": finite(c.hi), "n_compared": c.n_compared,
+                "groups": [{k: finite(v) if isinstance(v, float) else (v.item() if hasattr(v, "item") else v)
+                            for k, v in row.items()}
                            for row in c.groups.to_dict(orient="records")],
             } for c in self.comparisons],
         }
@@ -342,21 +319,22 @@ def _per_employee_errors(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _compare_all(frame: pd.DataFrame, groups: pd.DataFrame, specs: Sequence[tuple[str, str, str]],
-                 s: FairnessSettings, seed: int) -> list[Comparison]:
+                 s: Settings, seed: int) -> list[Comparison]:
     g = groups.reindex(frame.index).fillna(UNKNOWN_GROUP)
     out = []
     for i, attribute in enumerate(ATTRIBUTES):
         for j, (outcome, num, den) in enumerate(specs):
             out.append(compare_groups(frame[num].to_numpy(), frame[den].to_numpy(), g[attribute].to_numpy(),
-                                      outcome=outcome, attribute=attribute, min_group_size=s.min_group_size,
-                                      n_boot=s.n_boot, confidence=s.confidence, seed=seed + 101 * i + j))
+                                      outcome=outcome, attribute=attribute,
+                                      min_group_size=s.fairness_min_group_size, n_boot=s.fairness_n_boot,
+                                      confidence=s.fairness_confidence, seed=seed + 101 * i + j))
     return out
 
 
-def audit_errors(backtest: Backtest, groups: pd.DataFrame, settings: FairnessSettings | None = None, *,
+def audit_errors(backtest: Backtest, groups: pd.DataFrame, settings: Settings | None = None, *,
                  seed: int = 0) -> list[Comparison]:
     """Mean signed and absolute error of the gap model by group, on the back-test's held-out rows."""
-    s = settings or fairness_settings()
+    s = settings or get_settings()
     frame = _per_employee_errors(backtest.rows)
     return _compare_all(frame, groups, (("gap_bias", "signed", "n"), ("gap_mae", "absolute", "n")), s, seed)
 
@@ -389,22 +367,20 @@ def audit_budget(candidates: pd.DataFrame, share: float) -> int:
 
 
 def audit_recommendations(predictor: Any, export: Export, groups: pd.DataFrame,
-                          settings: FairnessSettings | None = None, *, seed: int = 0,
+                          settings: Settings | None = None, *, seed: int = 0,
                           progress: Progress | None = None) -> tuple[list[Comparison], int, list[str]]:
     """Recommendation and plan rates and gains by group; returns (comparisons, employees, notes)."""
-    from training.planner import PlanOptions, optimise_plan
-
-    s = settings or fairness_settings()
+    s = settings or get_settings()
     say = progress or (lambda _m: None)
     public = export.without_protected()  # the engine never sees a protected attribute
     emp = public["employees"]
     active = emp.loc[emp["status"] == ACTIVE_STATUS, "nip"].astype("str").tolist()
     say(f"fairness: recommendations for {len(active):,} active employees")
-    candidates = predictor.candidates(public, active, top_k=s.top_k)
-    budget = audit_budget(candidates, s.plan_budget_share)
+    candidates = predictor.candidates(public, active, top_k=s.fairness_top_k)
+    budget = audit_budget(candidates, s.fairness_plan_budget_share)
     say(f"fairness: audit plan with a budget of Rp {budget:,}")
     plan = optimise_plan(candidates, PlanOptions(budget_idr=budget, time_limit_s=20.0))
-    notes = [f"Audit plan: budget Rp {budget:,} ({s.plan_budget_share:.0%} of the cost of every employee's top "
+    notes = [f"Audit plan: budget Rp {budget:,} ({s.fairness_plan_budget_share:.0%} of the cost of every employee's top "
              f"recommendation), status {plan.status}, {len(plan.allocations):,} allocations."]
     outcomes = recommendation_outcomes(candidates, active, plan.allocations)
     rec = _compare_all(outcomes, groups, (("rec_rate", "recommended", "one"), ("rec_gain", "top_gain", "one")),
@@ -416,14 +392,15 @@ def audit_recommendations(predictor: Any, export: Export, groups: pd.DataFrame,
 
 
 def run_audit(export: Export, predictor: Any, backtest: Backtest | None, *, seed: int = 0,
-              settings: FairnessSettings | None = None, protected: pd.DataFrame | None = None,
+              settings: Settings | None = None, protected: pd.DataFrame | None = None,
               progress: Progress | None = None) -> FairnessAudit:
     """The whole audit of one model version on one snapshot (what `kompetensi evaluate` runs).
 
     `protected` (index nip; sex, birth_date) defaults to `protected_attributes(export)`. Age bands are
     taken as of the back-test cutoff for the error audit, as of the export date for recommendations.
+    Thresholds and audit parameters come from `settings` (default: the program's, `get_settings()`).
     """
-    s = settings or fairness_settings()
+    s = settings or get_settings()
     say = progress or (lambda _m: None)
     prot = protected if protected is not None else protected_attributes(export)
     comparisons: list[Comparison] = []
@@ -445,9 +422,9 @@ def run_audit(export: Export, predictor: Any, backtest: Backtest | None, *, seed
     notes += rec_notes
     for c in comparisons:
         if c.attribute in GATED_ATTRIBUTES and c.n_compared < 2:
-            notes.append(f"{c.outcome} by {c.attribute}: fewer than two groups of ≥ {s.min_group_size} employees, "
-                         "nothing to compare (the check passes vacuously).")
-    return FairnessAudit(comparisons, s.model_dump(), as_of, populations, notes)
+            notes.append(f"{c.outcome} by {c.attribute}: fewer than two groups of ≥ {s.fairness_min_group_size} "
+                         "employees, nothing to compare (the check passes vacuously).")
+    return FairnessAudit(comparisons, s.fairness, as_of, populations, notes)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -490,14 +467,13 @@ def _difference_check(outcome: str, attribute: str, maximum: float) -> Callable[
 
 
 def fairness_checks(min_rate_ratio: float | None = None, max_bias_gap: float | None = None, *,
-                    attributes: Sequence[str] = GATED_ATTRIBUTES, settings: FairnessSettings | None = None
+                    attributes: Sequence[str] = GATED_ATTRIBUTES, settings: Settings | None = None
                     ) -> list[GateCheck]:
-    """The fairness part of the promotion gate (thresholds: arguments, else KOMPETENSI_FAIRNESS_*)."""
-    from training.registry import GateCheck
-
-    s = settings or fairness_settings()
-    ratio = s.min_rate_ratio if min_rate_ratio is None else min_rate_ratio
-    bias = s.max_bias_gap if max_bias_gap is None else max_bias_gap
+    """The fairness part of the promotion gate (thresholds: arguments, else those of `settings`, by default
+    the program's `get_settings()`: KOMPETENSI_FAIRNESS_*)."""
+    s = settings or get_settings()
+    ratio = s.fairness_min_rate_ratio if min_rate_ratio is None else min_rate_ratio
+    bias = s.fairness_max_bias_gap if max_bias_gap is None else max_bias_gap
     checks = []
     for attribute in attributes:
         name = f"fairness_gap_bias_difference_{attribute}"

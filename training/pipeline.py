@@ -11,13 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from engine.bundle import BundleError, load_champion
+from engine.drift import DriftReport, attach_reference, drift_report
+from engine.plans import PlanCurvePoint, PlanRequest, make_plan
 from features.export import Export
+from features.pit import PitIndex, build_features, prediction_queries
 from features.settings import Settings, get_settings
+from features.store import load_snapshot
+from training import registry
+from training.evaluate import backtest, truth_comparison
+from training.fairness import run_audit
+from training.fit import fit_predictor
+from training.rec_eval import evaluate_recommendations
+from training.registry import load_bundle
+from training.report import ReportInputs, write_report, write_sections
 
 if TYPE_CHECKING:
-    from training.predictor import Predictor
+    pass
 
 Progress = Callable[[str], None]
 
@@ -42,24 +54,13 @@ class EvaluateResult:
     metrics_file: Path
 
 
-def load_current_export() -> Export:
-    """The current store snapshot, or a one-line reason why there is none."""
-    from features.store import load_snapshot
-
-    return load_snapshot()
-
-
 def train(*, settings: Settings | None = None, export: Export | None = None, progress: Progress = _quiet
           ) -> TrainResult:
     """Fit every model on the current snapshot, log the run to MLflow and register a new version."""
-    from features.pit import PitIndex, build_features, prediction_queries
-    from training import registry
-    from training.drift import attach_reference
-    from training.predictor import fit_predictor
 
     settings = settings or get_settings()
     started = time.perf_counter()
-    export = export if export is not None else load_current_export()
+    export = export if export is not None else load_snapshot()
     progress(f"training on snapshot {export.snapshot_id or '(files)'} exported on {export.exported_on}")
     predictor = fit_predictor(export, seed=settings.seed, progress=progress)
     progress("profiling the training population (the drift reference)")
@@ -89,7 +90,6 @@ def train(*, settings: Settings | None = None, export: Export | None = None, pro
 
 def load_version_bundle(version: str | None) -> tuple[str, Any]:
     """The predictor of a registered version (default: the latest), downloaded from MLflow."""
-    from training import registry
 
     return registry.load_bundle(version)
 
@@ -99,14 +99,9 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
              progress: Progress = _quiet) -> EvaluateResult:
     """Back-test the version's model family against the baselines, compare with truth when given, write
     the HTML report and metrics.json, and log both to MLflow (the promotion gate reads these metrics)."""
-    from training import registry
-    from training.drift import drift_report
-    from training.evaluate import backtest, truth_comparison
-    from training.fairness import run_audit
-    from training.report import ReportInputs, write_report, write_sections
 
     settings = settings or get_settings()
-    export = export if export is not None else load_current_export()
+    export = export if export is not None else load_snapshot()
     version, predictor = load_version_bundle(version)
     progress(f"evaluating version {version}")
     bt = backtest(export, cutoff=cutoff, seed=settings.seed, model_params=predictor.metadata.get("params", {})
@@ -117,7 +112,6 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
     if truth_dir is not None:
         progress(f"comparing with the ground truth in {truth_dir}")
         all_metrics.update(truth_comparison(export, truth_dir, predictor.gap_model))
-        from training.rec_eval import evaluate_recommendations
 
         progress("evaluating recommendations against the true gains")
         rec_metrics = {f"rec_{k}" if not k.startswith("rec_") else k: float(v)
@@ -126,7 +120,7 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
     else:
         notes.append("No truth directory given: the comparison with ground truth is skipped.")
     progress("fairness audit: errors, recommendations and plan by sex, age band, employment, position type")
-    audit = run_audit(export, predictor, bt, seed=settings.seed, progress=progress)
+    audit = run_audit(export, predictor, bt, seed=settings.seed, settings=settings, progress=progress)
     all_metrics.update(audit.metrics())
     drift = None
     try:
@@ -154,11 +148,10 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
 CURVE_SHARES = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
 
 
-def report_budget_curve(predictor: Any, export: Export) -> list[dict[str, Any]]:
+def report_budget_curve(predictor: Any, export: Export) -> list[PlanCurvePoint]:
     """The budget curve of the whole organisation for the report: budgets are shares (CURVE_SHARES) of
     what giving every active employee their top recommendation would cost, so the curve spans the
     interesting range whatever the organisation's size and prices."""
-    from training.plans import PlanRequest, make_plan
 
     top = predictor.candidates(export, top_k=1)
     total = int(top["cost_idr"].sum()) if len(top) else 0
@@ -172,49 +165,24 @@ def report_budget_curve(predictor: Any, export: Export) -> list[dict[str, Any]]:
 def promote(*, version: str | None = None, settings: Settings | None = None):
     """Apply the promotion gate (accuracy and fairness) to `version` (default: the latest) and export its
     bundle to models/."""
-    from training import registry
 
     settings = settings or get_settings()
-    return registry.promote(version, gate=registry.promotion_gate(), models_dir=settings.models_dir)
+    return registry.promote(version, gate=registry.promotion_gate(settings=settings), models_dir=settings.models_dir)
 
 
-@dataclass
-class ScoreResult:
-    version: str
-    employees: int
-    files: dict[Path, int]
-    seconds: float
+def run_drift(version: str | None = None, *, export: Export | None = None) -> DriftReport:
+    """`kompetensi drift`: the champion under models/ (or `version` from the registry) against the
+    current store snapshot."""
 
+    export = export if export is not None else load_snapshot()
+    if version is None:
 
-def score(out: Path, *, as_of: date | None = None, horizon_months: int = 12, top_k: int = 5,
-          file_format: str = "parquet", settings: Settings | None = None, export: Export | None = None,
-          progress: Progress = _quiet) -> ScoreResult:
-    """Write gaps.{parquet,csv} and recommendations.{parquet,csv} for every active employee with the
-    champion bundle under models/ (what the server serves), columns as INTERFACES.md defines."""
-    from features.constants import GAPS_COLUMNS, RECOMMENDATIONS_COLUMNS
-    from serving.bundle import load_champion
+        try:
+            predictor = load_champion(get_settings().models_dir).bundle
+        except BundleError:
 
-    settings = settings or get_settings()
-    started = time.perf_counter()
-    loaded = load_champion(settings.models_dir)
-    export = export if export is not None else load_current_export()
-    predictor = cast("Predictor", loaded.bundle)
-    progress(f"scoring with model version {loaded.version} as of {as_of or export.exported_on}")
-    gaps, recs = predictor.score(export, as_of=as_of, horizon_months=horizon_months, top_k=top_k,
-                                 progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[Path, int] = {}
-    outputs = [("gaps", gaps[list(GAPS_COLUMNS)])]
-    if top_k > 0:
-        outputs.append(("recommendations", recs[list(RECOMMENDATIONS_COLUMNS)]))
-    for name, frame in outputs:
-        path = out / f"{name}.{file_format}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        if file_format == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, date_format="%Y-%m-%d", float_format="%.6g")
-        tmp.replace(path)  # readers never see a half-written batch file
-        files[path] = len(frame)
-    employees = int(gaps["nip"].nunique()) if len(gaps) else 0
-    return ScoreResult(loaded.version, employees, files, time.perf_counter() - started)
+            predictor = load_bundle(None)[1]  # nothing promoted yet: the latest registered version
+    else:
+
+        predictor = load_bundle(version)[1]
+    return drift_report(export, predictor, seed=get_settings().seed)

@@ -20,6 +20,8 @@ Metrics (all over active employees, from the export's as-of date at the default 
 
 from __future__ import annotations
 
+import argparse
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -29,9 +31,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from engine.effects import SLearnerEffect
+from engine.predictor import Predictor
 from features.constants import ACTIVE_STATUS, ASSESSMENT_METHODS, TRUTH_EFFECTS_COLUMNS
 from features.eligibility import eligible_pairs
 from features.export import Export
+from features.io import read_export
+from training.fit import fit_effect_model, fit_predictor, training_data
 
 ZERO_GAIN = 1e-9  # an oracle gain at or below this is "nothing to gain"
 
@@ -221,8 +227,6 @@ def compare_effect_estimators(export: Export, truth_dir: Path | str, *, seed: in
     `{estimator}_{metric}` for every metric, plus `x_learner_wins` (1.0 when the default X-learner is at
     least as good as both others on the rank-1 policy value and on the Spearman over recommended pairs,
     the rule by which `fit_predictor`'s default was chosen)."""
-    from training.effects import SLearnerEffect
-    from training.predictor import Predictor, fit_effect_model, fit_predictor, training_data
 
     say = progress or (lambda _m: None)
     data = training_data(export, progress=progress)
@@ -250,11 +254,7 @@ def compare_effect_estimators(export: Export, truth_dir: Path | str, *, seed: in
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a measurement script
     """`python -m training.rec_eval EXPORT_DIR [--seed S] [--compare]`: print the metrics of a freshly
     fitted predictor (or of both effect estimators) on a generated export with its truth."""
-    import argparse
-    import time
 
-    from features.io import read_export
-    from training.predictor import fit_predictor
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("export_dir", type=Path)

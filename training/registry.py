@@ -15,18 +15,26 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import logging
-import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import joblib
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from engine.bundle import BUNDLE_FILE, sha256_bytes, sha256_file
 from features.settings import Settings, get_settings
-from serving.bundle import BUNDLE_FILE, sha256_bytes, sha256_file
 from training.bundle import locked, write_bundle_dir
+from training.fairness import fairness_checks
+from training.gate import Gate, Metrics, accuracy_checks, make_gate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,9 +59,6 @@ TAG_AS_OF = "as_of"
 MANIFEST_TAGS = ("snapshot_id", "data_window_start", "data_window_end")
 PROMOTE_LOCK = ".promote.lock"
 OWN_DISTRIBUTION = "asn-kompetensi"  # not on any package index: never a pip requirement
-
-Metrics = dict[str, float]
-Gate = Callable[[dict, dict | None], list[str]]
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,6 @@ def configure(settings: Settings | None = None) -> str:
     Idempotent. Local stores (sqlite, file) get the experiment's artifacts under data_dir/mlartifacts;
     a remote tracking server keeps its own artifact location.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
 
     settings = settings or get_settings()
     # MLflow reads these lazily, so setting them here (not at import) is enough.
@@ -123,7 +126,6 @@ def configure(settings: Settings | None = None) -> str:
 
 
 def _client() -> MlflowClient:
-    from mlflow import MlflowClient
 
     return MlflowClient()
 
@@ -151,9 +153,6 @@ def log_training_run(
     folder to a file or directory to log there. If anything after registration fails, the new version
     is deleted again, so every registered version has its bundle.
     """
-    import joblib
-    import mlflow
-    from mlflow.models import infer_signature
 
     metadata = getattr(bundle, "metadata", None)
     if not isinstance(metadata, dict):
@@ -208,7 +207,6 @@ def log_evaluation(version: str, metrics: Mapping[str, float], files: Iterable[P
     of the run, and show on the model's page) and tagged with the version and the training run.
     The version's `metric.*` tags are replaced by these metrics, so the gate sees one evaluation.
     """
-    import mlflow
 
     configure()
     client = _client()
@@ -249,7 +247,6 @@ def load_bundle(version: str | None = None) -> tuple[str, Any]:
 
     The download is checked against the SHA-256 recorded at training time before it is unpickled.
     """
-    import joblib
 
     configure()
     client = _client()
@@ -339,95 +336,18 @@ def promote(version: str | None = None, *, gate: Gate, models_dir: Path | None =
     return PromotionResult(version, previous, path, manifest_extra)
 
 
-# ---------------------------------------------------------------------------------------------
-# The gate: a list of named checks, so that fairness checks plug in next to the accuracy ones
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GateCheck:
-    """One promotion check: `check(candidate, champion)` returns a failure reason or None.
-
-    `requires` names the candidate metrics it needs; missing ones are reported once, together.
-    """
-
-    name: str
-    requires: tuple[str, ...]
-    check: Callable[[Metrics, Metrics | None], str | None]
 
 
-def run_checks(
-    checks: Iterable[GateCheck], candidate: Mapping[str, Any], champion: Mapping[str, Any] | None
-) -> list[str]:
-    """Failure reasons of `checks` ([] = pass), each prefixed with its check's name."""
-    checks = list(checks)
-    cand = _finite(candidate)
-    champ = _finite(champion) if champion is not None else None
-    missing = sorted({key for c in checks for key in c.requires if key not in cand})
-    reasons = []
-    if missing:
-        reasons.append(f"missing metrics: {', '.join(missing)}; run `kompetensi evaluate` first")
-    for c in checks:
-        if any(key in missing for key in c.requires):
-            continue
-        reason = c.check(cand, champ)
-        if reason:
-            reasons.append(f"{c.name}: {reason}")
-    return reasons
-
-
-def _beats(baseline: str) -> Callable[[Metrics, Metrics | None], str | None]:
-    def check(candidate: Metrics, _champion: Metrics | None) -> str | None:
-        mae, base = candidate["backtest_mae"], candidate[baseline]
-        return None if mae < base else f"backtest_mae {mae:.4f} is not below {baseline} {base:.4f}"
-
-    return check
-
-
-def _not_worse_than_champion(tolerance: float) -> Callable[[Metrics, Metrics | None], str | None]:
-    def check(candidate: Metrics, champion: Metrics | None) -> str | None:
-        if champion is None or "backtest_mae" not in champion:
-            return None  # nothing to compare with (first promotion, or a champion never evaluated)
-        mae, best = candidate["backtest_mae"], champion["backtest_mae"]
-        limit = best * (1 + tolerance)
-        if mae <= limit:
-            return None
-        return f"backtest_mae {mae:.4f} is worse than the champion's {best:.4f} by more than {tolerance:.0%}"
-
-    return check
-
-
-def accuracy_checks(tolerance: float = 0.02) -> list[GateCheck]:
-    """Beat both baselines on the back-test; stay within `tolerance` (relative) of the champion."""
-    return [
-        GateCheck("beats_carry_forward", ("backtest_mae", "baseline_carry_forward_mae"),
-                  _beats("baseline_carry_forward_mae")),
-        GateCheck("beats_linear", ("backtest_mae", "baseline_linear_mae"), _beats("baseline_linear_mae")),
-        GateCheck("not_worse_than_champion", ("backtest_mae",), _not_worse_than_champion(tolerance)),
-    ]
-
-
-def default_gate(candidate: dict, champion: dict | None, tolerance: float = 0.02) -> list[str]:
-    """The promotion gate of `kompetensi promote`: failure reasons, [] = pass."""
-    return run_checks(accuracy_checks(tolerance), candidate, champion)
-
-
-def make_gate(*checks: GateCheck) -> Gate:
-    """A gate running exactly `checks` (e.g. `make_gate(*accuracy_checks(), *fairness_checks())`)."""
-    return lambda candidate, champion: run_checks(checks, candidate, champion)
-
-
-def promotion_gate(tolerance: float = 0.02) -> Gate:
+def promotion_gate(tolerance: float = 0.02, settings: Settings | None = None) -> Gate:
     """The gate of `kompetensi promote`: `accuracy_checks` and the merit-system fairness checks of
-    `training.fairness.fairness_checks` (thresholds from KOMPETENSI_FAIRNESS_*, read now)."""
-    from training.fairness import fairness_checks
-
-    return make_gate(*accuracy_checks(tolerance), *fairness_checks())
+    `training.fairness.fairness_checks` (thresholds from `settings`, KOMPETENSI_FAIRNESS_*)."""
+    return make_gate(*accuracy_checks(tolerance), *fairness_checks(settings=settings))
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
 def _model_version(client: MlflowClient, version: str) -> ModelVersion | None:
-    from mlflow.exceptions import MlflowException
 
     try:
         return client.get_model_version(REGISTERED_MODEL, str(version))
@@ -438,7 +358,6 @@ def _model_version(client: MlflowClient, version: str) -> ModelVersion | None:
 
 
 def _champion(client: MlflowClient) -> str | None:
-    from mlflow.exceptions import MlflowException
 
     try:
         return str(client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS).version)
@@ -464,18 +383,6 @@ def _metrics_from_tags(tags: Mapping[str, str]) -> Metrics:
     return metrics
 
 
-def _finite(metrics: Mapping[str, Any]) -> Metrics:
-    out = {}
-    for key, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(number):
-            out[key] = number
-    return out
-
-
 def _model_id_from_source(source: str | None) -> str | None:
     # MLflow 3 registers `models:/<model_id>`; older versions point at a run's artifact path.
     if source and source.startswith("models:/m-"):
@@ -489,7 +396,6 @@ def _nullable_ints_as_float(frame: pd.DataFrame) -> pd.DataFrame:
     MLflow maps Int64 to `long`, which cannot hold a missing value, so a served request with a null
     there would be refused; a double column accepts NaN and the Pipeline takes either.
     """
-    import pandas as pd
 
     ints = [c for c in frame.columns if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)
             and pd.api.types.is_integer_dtype(frame[c].dtype)]
@@ -508,7 +414,6 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def _log_path(path: Path, folder: str) -> None:
-    import mlflow
 
     if path.is_dir():
         mlflow.log_artifacts(str(path), artifact_path=folder)

@@ -4,7 +4,7 @@ Sections appear only for what was evaluated: the gap model's back-test (interval
 competency and position type, residuals, global feature importance), the comparison with a generator's
 truth, the recommendations against the truth (policy value against the baselines), the merit-system
 fairness audit (`training.fairness`: group values with intervals, the gate's checks) and data drift
-(`training.drift`: PSI per feature and of the predictions). Their full tables also go to
+(`engine.drift`: PSI per feature and of the predictions). Their full tables also go to
 fairness.json and drift.json (`write_sections`).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +19,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from engine.drift import PREDICTION, PSI_ALERT, PSI_WARNING
+from engine.plans import PlanCurvePoint
+from features.values import finite
 from training.evaluate import Backtest
+from training.fairness import ATTRIBUTES, OUTCOMES, fairness_checks
+from training.gate import run_checks
 
 if TYPE_CHECKING:
-    from training.drift import DriftReport
+    from engine.drift import DriftReport
     from training.fairness import FairnessAudit
 
 MODEL_LABELS = {"model": "gap model", "baseline_carry_forward": "carry-forward", "baseline_linear": "linear"}
@@ -41,7 +47,7 @@ class ReportInputs:
     recommendation_metrics: dict[str, float] = field(default_factory=dict)
     fairness: FairnessAudit | None = None
     drift: DriftReport | None = None
-    budget_curve: list[dict] = field(default_factory=list)  # budget_idr, expected_gain, cost_idr, …
+    budget_curve: list[PlanCurvePoint] = field(default_factory=list)
 
 
 def _figure_html(fig, first: list[bool]) -> str:
@@ -53,7 +59,6 @@ def _figure_html(fig, first: list[bool]) -> str:
 
 
 def _calibration_figures(bt: Backtest):
-    import plotly.graph_objects as go
 
     rows = bt.rows
     figs = []
@@ -81,7 +86,6 @@ def _calibration_figures(bt: Backtest):
 
 
 def _error_figures(bt: Backtest):
-    import plotly.graph_objects as go
 
     figs = []
     for table, key, title in ((bt.by_competency, "competency_id", "competency"),
@@ -97,7 +101,6 @@ def _error_figures(bt: Backtest):
 
 
 def _residual_figures(bt: Backtest, seed: int = 0):
-    import plotly.graph_objects as go
 
     rows = bt.rows
     resid = rows["target"] - rows["model_predicted_level"]
@@ -119,7 +122,6 @@ def _residual_figures(bt: Backtest, seed: int = 0):
 
 
 def _importance_figure(bt: Backtest):
-    import plotly.graph_objects as go
 
     imp = bt.importance.head(20).iloc[::-1]
     fig = go.Figure(go.Bar(x=imp["mean_abs_contribution"], y=imp["feature"], orientation="h",
@@ -130,7 +132,6 @@ def _importance_figure(bt: Backtest):
 
 
 def _policy_figure(rec: dict[str, float]):
-    import plotly.graph_objects as go
 
     labels = {"": "asn-kompetensi", "popularity_": "popularity baseline", "rule_": "rule baseline"}
     fig = go.Figure()
@@ -143,9 +144,7 @@ def _policy_figure(rec: dict[str, float]):
     return fig
 
 
-def _budget_curve_figure(curve: list[dict]):
-    from plotly.subplots import make_subplots
-
+def _budget_curve_figure(curve: list[PlanCurvePoint]):
     budgets = [p["budget_idr"] / 1e6 for p in curve]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_scatter(x=budgets, y=[p["expected_gain"] for p in curve], mode="lines+markers",
@@ -167,9 +166,10 @@ def _table(data: dict[str, float]) -> str:
 
 
 def _fmt(v: float) -> str:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return "—"
-    return f"{v:,.4f}" if isinstance(v, float) else html.escape(str(v))
+    if isinstance(v, float):
+        number = finite(v)
+        return "—" if number is None else f"{number:,.4f}"
+    return html.escape(str(v))
 
 
 _GROUP_NAMES = {"l": "men (l)", "p": "women (p)", "lt30": "< 30", "30_39": "30–39", "40_49": "40–49",
@@ -177,9 +177,7 @@ _GROUP_NAMES = {"l": "men (l)", "p": "women (p)", "lt30": "< 30", "30_39": "30�
 
 
 def _fairness_figure(audit: FairnessAudit, attribute: str):
-    from plotly.subplots import make_subplots
 
-    from training.fairness import OUTCOMES
 
     names = list(OUTCOMES)
     found = {c.outcome: c for c in audit.comparisons if c.attribute == attribute}
@@ -203,8 +201,6 @@ def _fairness_figure(audit: FairnessAudit, attribute: str):
 
 
 def _fairness_section(audit: FairnessAudit, first: list[bool]) -> list[str]:
-    from training.fairness import ATTRIBUTES, fairness_checks
-    from training.registry import run_checks
 
     metrics = audit.metrics()
     s = audit.settings
@@ -242,9 +238,7 @@ def _fairness_section(audit: FairnessAudit, first: list[bool]) -> list[str]:
 
 
 def _drift_section(drift: DriftReport, first: list[bool]) -> list[str]:
-    import plotly.graph_objects as go
 
-    from training.drift import PREDICTION, PSI_ALERT, PSI_WARNING
 
     t = drift.features.iloc[::-1]
     names = [PREDICTION, *t["feature"]]
@@ -285,9 +279,10 @@ def write_sections(out_dir: Path, *, fairness: FairnessAudit | None = None, drif
 
 
 def _json_default(value: object) -> object:
+    if isinstance(value, np.floating):
+        return finite(value)
     if isinstance(value, np.generic):
-        item = value.item()
-        return None if isinstance(item, float) and not math.isfinite(item) else item
+        return value.item()
     return str(value)
 
 
@@ -345,6 +340,6 @@ h2{{border-bottom:1px solid #d0d7de;padding-bottom:.3em;margin-top:2em}}</style>
     report = out_dir / "report.html"
     report.write_text(doc, encoding="utf-8")
     metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+    metrics_path.write_text(json.dumps({k: finite(v) if isinstance(v, float) else v
                                         for k, v in sorted(inputs.metrics.items())}, indent=2), encoding="utf-8")
     return report, metrics_path

@@ -1,8 +1,11 @@
 """The synthetic Kota Pontianak export generator (`kompetensi generate`) and its causal model.
 
-`generate_export(out, employees, years, seed, exported_on)` writes every table of DATA_CONTRACT.md as
-CSV, `export.json`, and the ground truth `truth/levels.csv` and `truth/effects.csv`. Same arguments,
-same bytes. The model below is what the truth files are the expectations of.
+`generate_export(out, employees, years, seed, exported_on, world)` writes every table of DATA_CONTRACT.md
+as CSV, `export.json`, and the ground truth `truth/levels.csv`, `truth/effects.csv` and `truth/world.json`
+(the world's name and parameters; the export itself never shows it). Same arguments, same bytes. The
+model below is what the truth files are the expectations of. It is the *default world*, the demo world
+(`kompetensi generate` without `--world`, `make run`, the golden tests): every mechanism of "A family of
+worlds" at the end is off in it, and it draws exactly what the generator drew before worlds existed.
 
 Causal model (time step: one month; month T holds the export date, the as-of date A)
 -----------------------------------------------------------------------------------
@@ -61,10 +64,52 @@ Truth (as of A = exported_on, horizon H = 12 months, active employees). expected
 E[L(T+12)] with the trainings completed on or before A (those berjalan do not count). expected_gain of an
 eligible training t = total gap without plan − total gap with t completed just after A (it joins the
 shifts of month T, its band judged on the true level at A), gaps over the post's required competencies.
+
+A family of worlds (`worlds.py`)
+--------------------------------
+A `World` switches structural mechanisms on with a strength; `NAMED_WORLDS` holds the named ones
+(default, transfer, spacing, decay, ceiling, quality_spread, format_reversed, responders, no_selection,
+hidden_selection, lenient_raters, noisy, messy, kitchen_sink) and `random:SEED` draws mechanisms and
+strengths from a seed. Each world's own draws (responsiveness, course quality, raters, mess) come from
+streams of their own, so switching a mechanism on reshuffles no other draw (the history still diverges
+through the levels it changes). In every world the truth stays the exact
+expectation: the noise stays symmetric and linear, and what a world adds is a deterministic function of
+the state at A, so `truth.py` computes it in closed form with the same functions, never by Monte Carlo.
+- Format effects and completion. The format factors and completion logits are parameters (e.g.
+  format_reversed: seminars and e-learning best, coaching worst); the truth uses the world's factors.
+- Course quality spread. quality × exp(σz − σ²/2), z per course: formats say less about courses. The
+  truth uses each course's drawn quality.
+- Transfer to the job. Each course has a subject domain, never exported: the home job family of its main
+  target when that is technical (the family whose posts require it most), none when it is a core one. A
+  course of another family keeps 1 − transfer of its effect, a generic one 1 − transfer·transfer_generic.
+  The truth applies the same factor from the course's domain and the employee's job family.
+- Spacing. A course's effect on competency c is × 1 − spacing·exp(−d / (months·30.4)), d the days since the
+  last completed course targeting c (earlier days; completions are taken in day order). The truth uses
+  the last completion on or before A, the plan's course completing just after A.
+- Decay. A share of each gain (by format) goes into a fading part F instead of S and B; F shrinks by
+  0.5^(1/half-life) a month, L = S + F + N, the month's cap applies to S + F, and S's attractor and
+  shocks are bounded by S_MAX − F (so L ≤ 5 still). F's path is deterministic, so E[L(T+H)] is S stepped
+  with the bound S_MAX − F_k, plus F decayed H months, plus 0.85^H·N — exact.
+- Ceiling. Gains are × 1 − ceiling·((L − start)/(5 − start))² above `start`, L the true level at completion
+  (at A for the truth).
+- Responsiveness. A latent multiplier R = exp(σz − σ²/2), × nonresponder_factor for a share of people,
+  scales every gain of a person; log R also moves the completion logit (low responders abandon more)
+  and the SKP work-result score, and shows in their past gains. The truth multiplies the plan's effect by R.
+- Selection. The hazard and choice loadings on openness and on the assessed gaps are parameters (none in
+  no_selection); hidden_selection adds the unobservables: the true gap and log R in the hazard, and
+  Σ weight × true gap × R × take-up in the choice. Selection changes who is sent, never the truth's formula.
+- Measurement. Method biases and sds are parameters; rater leniency adds an OPD-level bias N(0, sd²) to
+  penilaian 360 and uji kompetensi. The truth is of the true level, so it does not move.
+- Noise. level_noise scales the half-widths of the shocks of S and N (still symmetric: exact truth).
+- Messy records (`messy.py`): missing SKP years and post-tests, dates on abandoned courses, rounded and
+  re-entered assessments, CRLF, quoting, BOM, padding — all accepted by the contract, applied when the
+  files are written, so the truth is that of the same world without mess.
 """
 
 from __future__ import annotations
 
 from features.generator.core import GenerateSummary, Simulation, generate_export, simulate_export
+from features.generator.worlds import NAMED_WORLDS, World, random_world, world_from_spec
 
-__all__ = ["GenerateSummary", "Simulation", "generate_export", "simulate_export"]
+__all__ = ["NAMED_WORLDS", "GenerateSummary", "Simulation", "World", "generate_export", "random_world",
+           "simulate_export", "world_from_spec"]

@@ -1,4 +1,7 @@
-"""`generate_export`: build the roster, run the history, compute the truth, write every file."""
+"""`generate_export`: build the roster, run the history, compute the truth, write every file.
+
+The world (`worlds.py`) is recorded in `truth/world.json` only, never in the export itself.
+"""
 
 from __future__ import annotations
 
@@ -25,20 +28,18 @@ from features.constants import (
     TRUTH_EFFECTS_COLUMNS,
     TRUTH_LEVELS_COLUMNS,
 )
-from features.generator.catalogue import TRAININGS, competency_rows, standards
+from features.generator.catalogue import standards
+from features.generator.competencies import competency_rows
+from features.generator.messy import CLEAN, CsvStyle, csv_style, messy_cells, messy_history
 from features.generator.population import Roster, build_roster
-from features.generator.simulate import (
-    AWARD_KINDS,
-    Catalogue,
-    FinalState,
-    History,
-    Latent,
-    Timeline,
-    simulate,
-)
+from features.generator.simulate import AWARD_KINDS, simulate
+from features.generator.state import Catalogue, FinalState, History, Latent, Timeline, day_number
+from features.generator.trainings import TRAININGS
 from features.generator.truth import Truth, compute_truth
+from features.generator.worlds import World, world_from_spec
 
 ORGANISATION = "Pemerintah Kota Pontianak"
+WORLD_FILE = "world.json"  # in truth/: the world the export was drawn from
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,13 @@ class GenerateSummary:
                 f"{self.seconds:.1f} s")
 
 
-def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[str]]) -> int:
-    """Write one CSV (UTF-8, comma, header, "\\n" line ends); every cell is already text. Returns rows."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[str]], style: CsvStyle = CLEAN,
+               bom: bool = False) -> int:
+    """Write one CSV (UTF-8, comma, header, "\\n" line ends unless the style says otherwise); every cell is
+    already text. Returns rows."""
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator=style.line_end,
+                            quoting=csv.QUOTE_ALL if style.quote_all else csv.QUOTE_MINIMAL)
         writer.writerow(header)
         writer.writerows(zip(*columns, strict=True))
     return len(columns[0]) if columns else 0
@@ -99,11 +103,15 @@ class Simulation:
     timeline: Timeline
     final: FinalState
     truth: Truth
+    world: World = field(default_factory=World)
+    seed: int = 7
 
 
 def simulate_export(employees: int = 6000, years: int = 5, seed: int = 7, exported_on: date = date(2026, 6, 30),
-                    progress: Callable[[str], None] | None = None) -> Simulation:
-    """Build the roster, run the history and compute the truth, in memory (no files)."""
+                    world: World | str = "default", progress: Callable[[str], None] | None = None) -> Simulation:
+    """Build the roster, run the history of the world (a `World`, a name of `NAMED_WORLDS` or
+    `random:SEED`) and compute its truth, in memory (no files)."""
+    world = world_from_spec(world)
     if employees < 10:
         raise ValueError("employees must be at least 10")
     if years < 1:
@@ -111,24 +119,26 @@ def simulate_export(employees: int = 6000, years: int = 5, seed: int = 7, export
     say = progress or (lambda message: None)
     roster = build_roster(employees, years, exported_on, np.random.default_rng(np.random.SeedSequence([seed, 1])))
     say(f"roster of {len(roster.position):,} people in {len(roster.units):,} units")
-    catalogue = Catalogue.build([c[0] for c in competency_rows()], roster, TRAININGS)
-    history, latent, timeline, final = simulate(roster, catalogue, years, exported_on, seed, progress=say)
-    say("computing the ground truth")
-    truth = compute_truth(roster, catalogue, latent, timeline, final, history.records, exported_on)
-    return Simulation(exported_on, roster, catalogue, history, latent, timeline, final, truth)
+    catalogue = Catalogue.build([c[0] for c in competency_rows()], roster, TRAININGS).with_world(world, seed)
+    history, latent, timeline, final = simulate(roster, catalogue, years, exported_on, seed, progress=say,
+                                                world=world)
+    say(f"computing the ground truth of world {world.name}")
+    truth = compute_truth(roster, catalogue, latent, timeline, final, history.records, exported_on, world=world)
+    return Simulation(exported_on, roster, catalogue, history, latent, timeline, final, truth, world, seed)
 
 
 def generate_export(out: Path, employees: int = 6000, years: int = 5, seed: int = 7,
-                    exported_on: date = date(2026, 6, 30),
+                    exported_on: date = date(2026, 6, 30), world: World | str = "default",
                     progress: Callable[[str], None] | None = None) -> GenerateSummary:
     """Write a synthetic Kota Pontianak export (DATA_CONTRACT.md) and its ground truth into `out`.
 
-    About `employees` active employees at `exported_on`, `years` of history; the same arguments give
-    byte-identical files.
+    About `employees` active employees at `exported_on`, `years` of history, drawn from `world` (a
+    `World`, a name of `NAMED_WORLDS` or `random:SEED`; the default is the demo world); the same arguments
+    give byte-identical files. Raises ValueError for an unknown world.
     """
     started = time.perf_counter()
     say = progress or (lambda message: None)
-    sim = simulate_export(employees, years, seed, exported_on, progress)
+    sim = simulate_export(employees, years, seed, exported_on, world, progress)
     out = Path(out)
     say(f"writing {out}")
     counts = write_files(sim, out)
@@ -140,7 +150,9 @@ def generate_export(out: Path, employees: int = 6000, years: int = 5, seed: int 
 
 def write_files(sim: Simulation, out: Path) -> dict[str, int]:
     """Write the tables, export.json and truth/ of a simulation into `out`; returns rows per file."""
-    roster, catalogue, history, truth, exported_on = sim.roster, sim.catalogue, sim.history, sim.truth, sim.exported_on
+    roster, catalogue, truth, exported_on, world = sim.roster, sim.catalogue, sim.truth, sim.exported_on, sim.world
+    history = messy_history(sim.history, world, sim.seed, day_number(exported_on))
+    style = csv_style(world)
     competencies = competency_rows()
     (out / "truth").mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
@@ -153,7 +165,9 @@ def write_files(sim: Simulation, out: Path) -> dict[str, int]:
 
     def write(name: str, columns: Sequence[Sequence[str]]) -> None:
         header = TABLES_BY_NAME[name].column_names
-        counts[name] = _write_csv(out / f"{name}.csv", header, columns)
+        if world.messy > 0:
+            columns = messy_cells(name, header, [list(col) for col in columns], world)
+        counts[name] = _write_csv(out / f"{name}.csv", header, columns, style, name in style.bom)
 
     units = sorted(roster.units, key=lambda u: u.unit_id)
     write("units", [[u.unit_id for u in units], [u.name for u in units], [u.kind for u in units],
@@ -234,4 +248,6 @@ def write_files(sim: Simulation, out: Path) -> dict[str, int]:
         nip[truth.effect_person[order]].tolist(), [training_ids[k] for k in truth.effect_training[order]],
         _fixed(truth.expected_gain[order], 6),
     ])
+    (out / "truth" / WORLD_FILE).write_text(json.dumps(world.to_json(), indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
     return counts

@@ -1,13 +1,13 @@
 """The monthly simulation of the history: latent levels, assessments, SKP, trainings, awards.
 
 One pass over the months of the history, vectorised over people × competencies. The state at the export
-month is kept so `truth.py` can compute expectations from it.
+month is kept so `truth.py` can compute expectations from it. The world (`worlds.py`) switches mechanisms
+on; each is guarded so that in the default world the arithmetic and the draws are exactly the demo's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -16,26 +16,34 @@ from features.constants import (
     ASSESSMENT_METHODS,
     LEVEL_MAX,
     LEVEL_MIN,
-    POSITION_TYPES,
     SKP_EXPECTATIONS,
     SKP_MATRIX,
     SKP_RATINGS,
     TRAINING_FORMATS,
 )
 from features.generator import model
-from features.generator.catalogue import CORE_CLUSTERS, CORE_IDS, CORE_OFFSETS, TECHNICAL, Training, standards
-from features.generator.population import Roster, first_of, month_index
-
-NO_PROMOTION = -(10**6)
-EPOCH = date(1970, 1, 1)
+from features.generator.competencies import CORE_IDS
+from features.generator.population import Roster
+from features.generator.schedule import assessment_schedule, rating_groups
+from features.generator.state import (
+    NEVER,
+    Catalogue,
+    FinalState,
+    History,
+    Latent,
+    Timeline,
+    build_timeline,
+    day_number,
+    draw_latent,
+    raw_attractor,
+)
+from features.generator.worlds import STREAM_RATERS, World, world_stream
 
 # Selection into training (monthly hazard and choice weights); see the package docstring.
+# The loadings a world may change (openness, observed and true gaps, responsiveness) are in `World`.
 HAZARD_BASE = 0.12
-HAZARD_OPENNESS = 0.45
 HAZARD_BUDGET = 0.35
 HAZARD_SKP = 0.25
-HAZARD_OBSERVED_GAP = 0.6
-CHOICE_OBSERVED_GAP = 1.6
 CHOICE_UNKNOWN_GAP = 0.35  # gap assumed for a required competency never assessed
 CHOICE_IRRELEVANT = 0.05  # weight of a course targeting nothing the position requires
 CHOICE_COST_SCALE = 15_000_000.0
@@ -46,268 +54,6 @@ SKP_TOP_RESULT = 0.20  # quota of "above expectation" work results per rating po
 SKP_TOP_BEHAVIOUR = 0.30
 SKP_POOL_MIN = 10  # a unit with fewer rated people is rated within its OPD
 SKP_SCORE = {"sangat_baik": 1.0, "baik": 0.0, "butuh_perbaikan": -1.0, "kurang": -1.0, "sangat_kurang": -1.5}
-
-
-def day_number(d: date) -> int:
-    return (d - EPOCH).days
-
-
-def day_date(n: int) -> date:
-    return date.fromordinal(EPOCH.toordinal() + int(n))
-
-
-@dataclass
-class Catalogue:
-    """The catalogue as arrays: competencies C, positions, trainings K (targets as dense K × C matrices)."""
-
-    competency_ids: list[str]
-    technical: np.ndarray  # bool C
-    required: np.ndarray  # n_positions × C required level, 0 = not required
-    position_type: np.ndarray  # n_positions, index into POSITION_TYPES
-    trainings: list[Training]
-    weight: np.ndarray  # K × C target weight, 0 = not targeted
-    min_level: np.ndarray  # K × C
-    max_level: np.ndarray  # K × C
-    hours_jp: np.ndarray
-    format_index: np.ndarray
-    quality: np.ndarray
-    popularity: np.ndarray
-    cost: np.ndarray
-    active: np.ndarray
-    eligible_type: np.ndarray  # K × 12 bool
-    eligible_pppk: np.ndarray  # K × 2 bool (pns, pppk)
-    max_years: np.ndarray  # K, inf when no limit
-
-    @classmethod
-    def build(cls, competency_ids: list[str], roster: Roster, trainings: tuple[Training, ...]) -> Catalogue:
-        cidx = {c: i for i, c in enumerate(competency_ids)}
-        n_c, n_k = len(competency_ids), len(trainings)
-        required = np.zeros((len(roster.positions), n_c), dtype=np.int64)
-        for p_i, p in enumerate(roster.positions):
-            for cid, level in standards(p):
-                required[p_i, cidx[cid]] = level
-        weight = np.zeros((n_k, n_c))
-        lo = np.zeros((n_k, n_c))
-        hi = np.zeros((n_k, n_c))
-        eligible_type = np.ones((n_k, len(POSITION_TYPES)), dtype=bool)
-        eligible_pppk = np.ones((n_k, 2), dtype=bool)
-        for k, t in enumerate(trainings):
-            for cid, a, b, w in t.targets:
-                weight[k, cidx[cid]], lo[k, cidx[cid]], hi[k, cidx[cid]] = w, a, b
-            if t.eligible_position_types:
-                allowed = t.eligible_position_types.split(";")
-                eligible_type[k] = [ptype in allowed for ptype in POSITION_TYPES]
-            if t.eligible_employment:
-                allowed = t.eligible_employment.split(";")
-                eligible_pppk[k] = ["pns" in allowed, "pppk" in allowed]
-        technical_ids = {cid for cid, _ in TECHNICAL}
-        return cls(
-            competency_ids=competency_ids,
-            technical=np.array([c in technical_ids for c in competency_ids]),
-            required=required,
-            position_type=np.array([POSITION_TYPES.index(p.position_type) for p in roster.positions]),
-            trainings=list(trainings), weight=weight, min_level=lo, max_level=hi,
-            hours_jp=np.array([t.hours_jp for t in trainings], dtype="float64"),
-            format_index=np.array([TRAINING_FORMATS.index(t.format) for t in trainings]),
-            quality=np.array([t.quality for t in trainings]),
-            popularity=np.array([t.popularity for t in trainings]),
-            cost=np.array([t.cost_idr for t in trainings], dtype="float64"),
-            active=np.array([t.active for t in trainings]),
-            eligible_type=eligible_type, eligible_pppk=eligible_pppk,
-            max_years=np.array([np.inf if t.max_years_of_service is None else t.max_years_of_service
-                                for t in trainings], dtype="float64"),
-        )
-
-
-@dataclass
-class Latent:
-    """Per-person latent traits and the fixed part of each attractor."""
-
-    ability: np.ndarray  # g
-    openness: np.ndarray  # o
-    performance: np.ndarray  # persistent performance trait (SKP only)
-    rate: np.ndarray  # monthly growth rate
-    base: np.ndarray  # P × C attractor without position and tenure
-    related: np.ndarray  # P × C bool: the competency belongs to the person's job (core or own technical)
-
-
-@dataclass
-class Timeline:
-    """Month indices of each person's life in the history (month 0 = first month of the history)."""
-
-    first_month: int  # absolute month index of month 0
-    last: int  # T, the export month
-    entry: np.ndarray  # month of the TMT (may be negative)
-    until: np.ndarray  # first month without records (T + 1 while employed)
-    promotion: np.ndarray  # month of the promotion to the current post, NO_PROMOTION if none inside
-    type_now: np.ndarray
-    type_before: np.ndarray
-    month_start: np.ndarray  # day number of the first day of each month 0 … T
-    month_days: np.ndarray  # usable days in each month (the export month ends at the export date)
-
-    def position_type(self, t: int) -> np.ndarray:
-        return np.where(t < self.promotion, self.type_before, self.type_now)
-
-    def years(self, t: int | np.ndarray) -> np.ndarray:
-        return np.maximum(t - self.entry, 0) / 12.0
-
-
-def raw_attractor(latent: Latent, timeline: Timeline, t: int, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """The attractor during month t before training boosts: base + (position level + tenure) for job comps."""
-    lift = model.POSITION_LEVELS[timeline.position_type(t)[rows]] + model.tenure_effect(timeline.years(t)[rows])
-    return latent.base[rows] + latent.related[rows] * lift[:, None]
-
-
-@dataclass
-class FinalState:
-    """The state in the export month T, before the step to T + 1 (what the truth starts from)."""
-
-    systematic: np.ndarray  # S during month T
-    boost: np.ndarray  # B during month T
-    transient: np.ndarray  # N during month T
-    shifts: np.ndarray  # uncapped sum of the shifts of trainings completed in month T
-
-
-@dataclass
-class History:
-    assessments: dict[str, np.ndarray] = field(default_factory=dict)
-    reviews: dict[str, np.ndarray] = field(default_factory=dict)
-    records: dict[str, np.ndarray] = field(default_factory=dict)
-    awards: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def build_timeline(roster: Roster, years: int, exported_on: date) -> Timeline:
-    last = 12 * years - 1
-    first = month_index(exported_on) - last
-    entry = np.array([month_index(h) - first for h in roster.hired])
-    until = np.array([last + 1 if d is None else min(month_index(d) - first, last + 1) for d in roster.leave])
-    promotion = np.array([NO_PROMOTION if d is None else month_index(d) - first for d in roster.promoted_on])
-    starts = [first_of(first + t) for t in range(last + 2)]
-    month_start = np.array([day_number(d) for d in starts[:-1]])
-    month_days = np.array([(starts[t + 1] - starts[t]).days for t in range(last + 1)])
-    month_days[last] = exported_on.day
-    type_now = np.array([POSITION_TYPES.index(roster.positions[p].position_type) for p in roster.position])
-    return Timeline(first, last, entry, until, promotion, type_now, roster.previous_type.copy(), month_start,
-                    month_days)
-
-
-def draw_latent(roster: Roster, catalogue: Catalogue, rng: np.random.Generator) -> Latent:
-    n, n_c = len(roster.position), len(catalogue.competency_ids)
-    ability = rng.standard_normal(n)
-    openness = rng.standard_normal(n)
-    performance = rng.standard_normal(n)
-    clusters = rng.standard_normal((n, 3))
-    own = rng.standard_normal((n, n_c))
-    related = catalogue.required[roster.position] > 0
-    cluster_of = np.array(list(CORE_CLUSTERS) + [2] * (n_c - len(CORE_IDS)))
-    offset = np.array(list(CORE_OFFSETS) + [-0.05] * (n_c - len(CORE_IDS)))
-    job = (offset[None, :] + model.ABILITY_LOADING * ability[:, None]
-           + model.CLUSTER_LOADING * clusters[:, cluster_of] + model.OWN_LOADING * own)
-    change = catalogue.competency_ids.index(CORE_IDS[6])  # Mengelola Perubahan
-    job[:, change] += model.OPENNESS_ON_CHANGE * openness
-    unrelated = model.UNRELATED_LEVEL + 0.2 * ability[:, None] + 0.15 * own
-    base = np.where(related, job, unrelated)
-    return Latent(ability, openness, performance, model.growth_rate(openness), base, related)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Assessment schedules: they depend on units, posts and dates only, never on the latent levels.
-# ---------------------------------------------------------------------------------------------------------
-def _groups(roster: Roster) -> tuple[np.ndarray, list[str]]:
-    keys = [u.group or u.unit_id for u in roster.units]
-    names = sorted(set(keys))
-    of_unit = np.array([names.index(k) for k in keys])
-    return of_unit[roster.unit], names
-
-
-def assessment_schedule(roster: Roster, catalogue: Catalogue, timeline: Timeline, group: np.ndarray,
-                        n_groups: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Every planned assessment: (person, month, competency, method), before the alive filter."""
-    last = timeline.last
-    teacher = np.array([roster.positions[p].teacher for p in roster.position])
-    ptype = np.array([POSITION_TYPES[t] for t in timeline.type_now])
-    structural = np.isin(ptype, ("jpt_pratama", "administrator", "pengawas"))
-    ahli = np.char.startswith(ptype.astype(str), "fungsional_ahli")
-    ac_share = np.where(structural, 0.9, np.where(teacher, 0.12, np.where(ahli, 0.45, 0.3)))
-    cat_share = np.where(teacher, 0.8, 0.55)
-    required = catalogue.required[roster.position] > 0
-    tech_required = required & catalogue.technical[None, :]
-    core = np.arange(len(CORE_IDS))
-    managerial = np.arange(8)
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []  # (person, month, competency, method)
-
-    def add(persons: np.ndarray, months: np.ndarray, comps_of: np.ndarray | None, method: str,
-            fixed: np.ndarray | None = None) -> None:
-        """Each person is assessed in month m on `fixed` competencies, or on their own `comps_of` row."""
-        if len(persons) == 0:
-            return
-        if fixed is not None:
-            p = np.repeat(persons, len(fixed))
-            m = np.repeat(months, len(fixed))
-            c = np.tile(fixed, len(persons))
-        else:
-            assert comps_of is not None
-            rows, c = np.nonzero(comps_of[persons])
-            p, m = persons[rows], months[rows]
-        out.append((p, m, c, ASSESSMENT_METHODS.index(method)))
-
-    month_of_year = (timeline.first_month + np.arange(last + 1)) % 12
-    for g in range(n_groups):
-        members = np.flatnonzero(group == g)
-        if len(members) == 0:
-            continue
-        interval = int(rng.integers(24, 37))  # assessment-centre waves every 2–3 years
-        for m in range(int(rng.integers(0, interval)), last + 1, interval):
-            take = members[rng.random(len(members)) < ac_share[members]]
-            add(take, np.full(len(take), m), None, "assessment_center", fixed=core)
-        phase = int(rng.integers(0, 24))  # technical mapping by CAT every two years
-        for m in range(phase, last + 1, 24):
-            take = members[rng.random(len(members)) < cat_share[members]]
-            add(take, np.full(len(take), m), tech_required, "cat")
-        has_360 = rng.random() < 0.45 or teacher[members].any()  # schools rate teachers yearly
-        month_360 = int(rng.integers(0, 12))
-        for m360 in np.flatnonzero(month_of_year == month_360):
-            subset = np.sort(rng.choice(managerial, size=5, replace=False))
-            take = members[rng.random(len(members)) < 0.5] if has_360 else members[:0]
-            add(take, np.full(len(take), int(m360)), None, "penilaian_360", fixed=subset)
-    # Uji kompetensi before a promotion, on everything the new post requires.
-    promoted = np.flatnonzero((timeline.promotion >= 1) & (timeline.promotion <= last))
-    months = timeline.promotion[promoted] - rng.integers(1, 4, len(promoted))
-    add(promoted, months, required, "uji_kompetensi")
-    # Uji kompetensi for functional career steps: ~6% of functional staff a year, technical competencies.
-    functional = np.flatnonzero(np.char.startswith(ptype.astype(str), "fungsional"))
-    for year_start in range(0, last + 1, 12):
-        take = functional[rng.random(len(functional)) < 0.06]
-        months = year_start + rng.integers(0, 12, len(take))
-        add(take, months, tech_required, "uji_kompetensi")
-    # CAT for new hires in their first months: technical plus three core competencies.
-    hires = np.flatnonzero((timeline.entry >= 0) & (timeline.entry <= last))
-    hires = hires[rng.random(len(hires)) < 0.6]
-    months = timeline.entry[hires] + rng.integers(0, 3, len(hires))
-    add(hires, months, tech_required, "cat")
-    add(hires, months, None, "cat", fixed=np.array([0, 4, 1]))
-
-    if not out:
-        empty = np.zeros(0, dtype=np.int64)
-        return {"person": empty, "month": empty, "competency": empty, "method": empty, "day": empty}
-    person = np.concatenate([o[0] for o in out])
-    month = np.concatenate([o[1] for o in out])
-    comp = np.concatenate([o[2] for o in out])
-    method = np.concatenate([np.full(len(o[0]), o[3]) for o in out])
-    ok = (month >= 0) & (month <= last) & (month >= timeline.entry[person]) & (month < timeline.until[person])
-    person, month, comp, method = person[ok], month[ok], comp[ok], method[ok]
-    # One day per person, month and method (a session covers several competencies).
-    session = (person * (last + 1) + month) * len(ASSESSMENT_METHODS) + method
-    uniq, inverse = np.unique(session, return_inverse=True)
-    day_draw = rng.random(len(uniq))[inverse]
-    day = timeline.month_start[month] + np.floor(day_draw * timeline.month_days[month]).astype(np.int64)
-    key = np.stack([person, comp, day, method])
-    _, first = np.unique(key, axis=1, return_index=True)
-    first = np.sort(first)
-    order = np.lexsort((-method[first], comp[first], person[first], day[first]))  # most trusted last
-    keep = first[order]
-    return {"person": person[keep], "month": month[keep], "competency": comp[keep], "method": method[keep],
-            "day": day[keep]}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -327,14 +73,16 @@ def _durations(fmt: np.ndarray, jp: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date, seed: int,
-             progress: Callable[[str], None] | None = None) -> tuple[History, Latent, Timeline, FinalState]:
+             progress: Callable[[str], None] | None = None,
+             world: World | None = None) -> tuple[History, Latent, Timeline, FinalState]:
     """Run the history month by month; return its records, the latents and the export-month state."""
+    world = world or World()
     streams = np.random.SeedSequence([seed, 20261128]).spawn(8)
     rng_latent, rng_sched, rng_init, rng_noise, rng_measure, rng_train, rng_skp, rng_award = (
         np.random.default_rng(s) for s in streams)
     timeline = build_timeline(roster, years, exported_on)
-    latent = draw_latent(roster, catalogue, rng_latent)
-    group, group_names = _groups(roster)
+    latent = draw_latent(roster, catalogue, rng_latent, world, seed)
+    group, group_names = rating_groups(roster)
     n_groups = len(group_names)
     budget = rng_sched.normal(0.0, 0.5, n_groups)[group]  # a unit's training budget, shared by its OPD
     schedule = assessment_schedule(roster, catalogue, timeline, group, n_groups, rng_sched)
@@ -352,11 +100,16 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
     n_required = required_mask.sum(axis=1)
     core_mask = np.zeros(n_c, dtype=bool)
     core_mask[: len(CORE_IDS)] = True
-    bias = np.array([model.METHOD_BIAS[m] for m in ASSESSMENT_METHODS])
-    sd = np.array([model.METHOD_SD[m] for m in ASSESSMENT_METHODS])
+    bias = np.asarray(world.method_bias, dtype="float64")
+    sd = np.asarray(world.method_sd, dtype="float64")
+    leniency = np.zeros(n_groups)
+    if world.rater_leniency_sd > 0:  # lenient or strict raters per OPD, for the methods with raters
+        leniency = world_stream(seed, STREAM_RATERS).normal(0.0, world.rater_leniency_sd, n_groups)
+    rated_method = np.isin(np.array(ASSESSMENT_METHODS), ("uji_kompetensi", "penilaian_360"))
     target_any = (catalogue.weight > 0).astype("float64")
     pppk = roster.pppk.astype(np.int64)
     o = latent.openness
+    hidden = world.hazard_true_gap > 0 or world.hazard_responsiveness > 0 or world.choice_true_gain > 0
 
     # Scheduled first courses: Latsar for every new PNS, orientation for most new PPPK.
     latsar = [t.training_id for t in catalogue.trainings].index("PLT-LATSAR-CPNS")
@@ -374,10 +127,12 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
     systematic = np.zeros((n, n_c))
     transient = np.zeros((n, n_c))
     boost = np.zeros((n, n_c))
+    fading = np.zeros((n, n_c))
+    last_completion = np.full((n, n_c), NEVER)
     last_observed = np.full((n, n_c), np.nan)
     skp_last = np.zeros(n)
     taken = np.zeros((n, n_k), dtype=bool)
-    pending: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    pending: dict[int, list[tuple[np.ndarray, ...]]] = {}
     assessment_parts: list[tuple[np.ndarray, ...]] = []
     record_parts: list[dict[str, np.ndarray]] = []
     review_parts: list[tuple[np.ndarray, ...]] = []
@@ -396,13 +151,15 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
             systematic[rows] = np.clip(start, model.S_MIN, model.S_MAX)
             transient[rows] = rng_init.uniform(-0.1, 0.1, (len(rows), n_c))
         alive = (timeline.entry <= t) & (t < timeline.until)
-        level = systematic + transient
+        level = systematic + fading + transient if world.decays else systematic + transient
 
         # Assessments of this month: the true level seen through the method's bias and noise.
         lo, hi = month_bounds[t], month_bounds[t + 1]
         if hi > lo:
             p_, c_, m_ = schedule["person"][lo:hi], schedule["competency"][lo:hi], schedule["method"][lo:hi]
             measured = level[p_, c_] + bias[m_] + sd[m_] * rng_measure.standard_normal(hi - lo)
+            if world.rater_leniency_sd > 0:
+                measured = measured + leniency[group[p_]] * rated_method[m_]
             measured = np.clip(np.round(measured, 2), LEVEL_MIN, LEVEL_MAX)
             assessment_parts.append((p_, c_, schedule["day"][lo:hi], measured, m_))
             # What HR sees next: the latest result per competency (rows are in day, then trust order).
@@ -416,7 +173,7 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
             rated = np.flatnonzero(alive & (timeline.entry <= t - 2))
             if len(rated):
                 review_parts.append(_skp(rated, level, required, required_mask, n_required, core_mask, latent,
-                                         roster, group, absolute // 12, rng_skp))
+                                         roster, group, absolute // 12, rng_skp, world))
                 ratings = review_parts[-1][2]
                 skp_last[rated] = np.array([SKP_SCORE[SKP_RATINGS[r]] for r in ratings])
                 award_parts.append(_awards(rated, review_parts[-1][3], roster, timeline, t, absolute // 12,
@@ -426,9 +183,14 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
         observed_gap = np.where(required_mask,
                                 np.where(np.isnan(last_observed), CHOICE_UNKNOWN_GAP,
                                          np.maximum(0.0, required - last_observed)), 0.0)
+        true_gap = np.where(required_mask, np.maximum(0.0, required - level), 0.0) if hidden else observed_gap
         forced = np.flatnonzero((forced_month == t) & alive)
-        hazard = HAZARD_BASE * np.exp(HAZARD_OPENNESS * o + HAZARD_BUDGET * budget + HAZARD_SKP * skp_last
-                                      + HAZARD_OBSERVED_GAP * observed_gap.sum(axis=1) / np.maximum(n_required, 1))
+        hazard = HAZARD_BASE * np.exp(world.hazard_openness * o + HAZARD_BUDGET * budget + HAZARD_SKP * skp_last
+                                      + world.hazard_observed_gap * observed_gap.sum(axis=1)
+                                      / np.maximum(n_required, 1))
+        if hidden:  # selection on what the records do not show: true gaps and responsiveness
+            hazard = hazard * np.exp(world.hazard_true_gap * true_gap.sum(axis=1) / np.maximum(n_required, 1)
+                                     + world.hazard_responsiveness * latent.trace)
         draws = rng_train.random(n)
         starters = np.flatnonzero(alive & (draws < 1.0 - np.exp(-hazard)) & (forced_month != t))
         chosen = np.full(len(starters), -1)
@@ -441,9 +203,13 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
                         & ~taken[starters] & (catalogue.popularity > 0)[None, :])
             relevance = observed_gap[starters] @ catalogue.weight.T
             relevant = (required_mask[starters].astype("float64") @ target_any.T) > 0
-            weights = (catalogue.popularity[None, :] * eligible * np.exp(CHOICE_OBSERVED_GAP * relevance)
+            weights = (catalogue.popularity[None, :] * eligible * np.exp(world.choice_observed_gap * relevance)
                        * np.where(relevant, 1.0, CHOICE_IRRELEVANT)
                        * np.exp(-catalogue.cost[None, :] / (CHOICE_COST_SCALE * np.exp(budget[starters]))[:, None]))
+            if world.choice_true_gain > 0:  # units know who would gain from what
+                take_up = latent.responsiveness[starters] * model.openness_multiplier(o[starters], world)
+                weights = weights * np.exp(world.choice_true_gain * (true_gap[starters] @ catalogue.weight.T)
+                                           * take_up[:, None])
             total = weights.sum(axis=1)
             cumulative = np.cumsum(weights, axis=1)
             u = rng_train.random(len(starters)) * total
@@ -453,27 +219,43 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
         courses = np.concatenate([forced_training[forced], chosen[chosen >= 0]])
         if len(persons):
             record_parts.append(_start_courses(persons, courses, t, level, latent, catalogue, timeline, leave_day,
-                                               export_day, pending, rng_train))
+                                               export_day, pending, rng_train, world))
             taken[persons, courses] = True
 
         # Completions of this month shift the level and its attractor from the next month on.
         shifts = np.zeros((n, n_c))
+        fading_shifts = np.zeros((n, n_c))
         if t in pending:
-            pc = np.concatenate([p for p, _ in pending[t]])
-            kc = np.concatenate([k for _, k in pending.pop(t)])
+            parts = pending.pop(t)
+            pc, kc, dc = (np.concatenate([part[i] for part in parts]) for i in range(3))
+            factor = _effect_factor(pc, kc, dc, roster, catalogue, latent, last_completion, world)
             delta = model.training_shift(catalogue.hours_jp[kc][:, None], catalogue.format_index[kc][:, None],
                                          catalogue.quality[kc][:, None], catalogue.weight[kc], level[pc],
-                                         catalogue.min_level[kc], catalogue.max_level[kc], o[pc][:, None])
+                                         catalogue.min_level[kc], catalogue.max_level[kc], o[pc][:, None], world,
+                                         factor)
             np.add.at(shifts, pc, delta)
+            if world.decays:
+                share = np.asarray(world.decay_share)[catalogue.format_index[kc]]
+                np.add.at(fading_shifts, pc, delta * share[:, None])
         if t == last:
-            final = FinalState(systematic.copy(), boost.copy(), transient.copy(), shifts)
+            final = FinalState(systematic.copy(), boost.copy(), transient.copy(), shifts, fading.copy(),
+                               fading_shifts, last_completion.copy())
             break
-        effect = model.capped_shift(shifts, systematic)
-        systematic += effect
-        boost += effect
+        if world.decays:
+            lasting, fade = model.split_effect(shifts, fading_shifts, systematic, fading)
+            systematic += lasting
+            boost += lasting
+            fading += fade
+        else:
+            effect = model.capped_shift(shifts, systematic)
+            systematic += effect
+            boost += effect
         systematic, transient = model.noisy_step(
             systematic, transient, raw_attractor(latent, timeline, t), boost, latent.rate[:, None],
-            rng_noise.uniform(-1.0, 1.0, (n, n_c)), rng_noise.uniform(-1.0, 1.0, (n, n_c)))
+            rng_noise.uniform(-1.0, 1.0, (n, n_c)), rng_noise.uniform(-1.0, 1.0, (n, n_c)), world,
+            fading if world.decays else None)
+        if world.decays:
+            fading = model.decay(fading, world)
         if progress is not None and t % 12 == 11:
             progress(f"simulated {t + 1} of {last + 1} months")
 
@@ -483,8 +265,41 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
     history.reviews = _concat(review_parts, ("person", "year", "rating", "result", "behavior"))
     history.awards = _concat(award_parts, ("person", "year", "kind"))
     history.records = {key: np.concatenate([part[key] for part in record_parts]) if record_parts
-                       else np.zeros(0) for key in ("person", "training", "started", "completed", "status", "score")}
+                       else np.zeros(0) for key in ("person", "training", "started", "completed", "status", "score",
+                                                     "ended")}
     return history, latent, timeline, final
+
+
+def _effect_factor(persons: np.ndarray, courses: np.ndarray, days: np.ndarray, roster: Roster,
+                   catalogue: Catalogue, latent: Latent, last_completion: np.ndarray,
+                   world: World) -> np.ndarray | None:
+    """What the world multiplies into the effects of completions (rows × C): transfer to the job,
+    responsiveness and spacing; None when none is on. Records each completion in `last_completion`.
+
+    Spacing looks at the last completion on the same competency on an earlier day (within the month too,
+    so completions are taken in day order); completions on the same day do not space each other.
+    """
+    targeted = catalogue.weight[courses] > 0
+    factor: np.ndarray | None = None
+    if world.spacing > 0:
+        factor = np.ones(targeted.shape)
+        for day in np.unique(days):
+            sel = np.flatnonzero(days == day)
+            factor[sel] = model.spacing_factor(day - last_completion[persons[sel]], world)
+            rows, comps = np.nonzero(targeted[sel])
+            np.maximum.at(last_completion, (persons[sel][rows], comps), float(day))
+    else:
+        rows, comps = np.nonzero(targeted)
+        np.maximum.at(last_completion, (persons[rows], comps), days[rows].astype("float64"))
+    per_row = np.ones(len(persons))
+    if world.transfer > 0:
+        family = catalogue.position_family[roster.position[persons]]
+        per_row = per_row * model.transfer_factor(family, catalogue.domain[courses], world)
+    if world.responsive:
+        per_row = per_row * latent.responsiveness[persons]
+    if world.transfer > 0 or world.responsive:
+        factor = per_row[:, None] if factor is None else factor * per_row[:, None]
+    return factor
 
 
 def _concat(parts: list[tuple[np.ndarray, ...]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -495,15 +310,16 @@ def _concat(parts: list[tuple[np.ndarray, ...]], names: tuple[str, ...]) -> dict
 
 def _start_courses(persons: np.ndarray, courses: np.ndarray, t: int, level: np.ndarray, latent: Latent,
                    catalogue: Catalogue, timeline: Timeline, leave_day: np.ndarray, export_day: int,
-                   pending: dict[int, list[tuple[np.ndarray, np.ndarray]]],
-                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Records for courses started in month t; completed ones are queued for their completion month."""
+                   pending: dict[int, list[tuple[np.ndarray, ...]]], rng: np.random.Generator,
+                   world: World) -> dict[str, np.ndarray]:
+    """Records for courses started in month t; completed ones are queued (with their completion day) for
+    their completion month. `ended` is the day a course ended or would have ended (not exported)."""
     m = len(persons)
     u = rng.random((m, 5))
     fmt = catalogue.format_index[courses]
     started = timeline.month_start[t] + np.floor(u[:, 0] * timeline.month_days[t]).astype(np.int64)
     ended = started + _durations(fmt, catalogue.hours_jp[courses], u[:, 1])
-    completes = u[:, 2] < model.completion_probability(fmt, latent.openness[persons])
+    completes = u[:, 2] < model.completion_probability(fmt, latent.openness[persons], world, latent.trace[persons])
     # Leaving before the end aborts the course; one still running at the export date is berjalan.
     status = np.where(ended >= leave_day[persons], 1, np.where(ended > export_day, 2, np.where(completes, 0, 1)))
     completed = np.where(status == 0, ended, -1)
@@ -518,15 +334,18 @@ def _start_courses(persons: np.ndarray, courses: np.ndarray, t: int, level: np.n
         months = np.searchsorted(timeline.month_start, completed[done], side="right") - 1
         for month in np.unique(months):
             sel = done[months == month]
-            pending.setdefault(int(month), []).append((persons[sel], courses[sel]))
+            pending.setdefault(int(month), []).append((persons[sel], courses[sel], completed[sel]))
     return {"person": persons, "training": courses, "started": started, "completed": completed, "status": status,
-            "score": score}
+            "score": score, "ended": ended}
 
 
 def _skp(rated: np.ndarray, level: np.ndarray, required: np.ndarray, required_mask: np.ndarray,
          n_required: np.ndarray, core_mask: np.ndarray, latent: Latent, roster: Roster, group: np.ndarray,
-         year: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """SKP of one year: latent result and behaviour, then quotas per rating pool (unit, or OPD if small)."""
+         year: int, rng: np.random.Generator, world: World) -> tuple[np.ndarray, ...]:
+    """SKP of one year: latent result and behaviour, then quotas per rating pool (unit, or OPD if small).
+
+    Low responders (when the world has responsiveness) also deliver less: their log responsiveness
+    moves the work-result score."""
     diff = np.where(required_mask[rated], level[rated] - required[rated], 0.0)
     gap_all = diff.sum(axis=1) / np.maximum(n_required[rated], 1)
     gap_core = diff[:, core_mask].sum(axis=1) / core_mask.sum()
@@ -534,6 +353,8 @@ def _skp(rated: np.ndarray, level: np.ndarray, required: np.ndarray, required_ma
     g, o, p = latent.ability[rated], latent.openness[rated], latent.performance[rated]
     result = 0.45 * g + 0.3 * o + 0.7 * gap_all + 0.5 * p + 0.6 * z[:, 0]
     behaviour = 0.3 * g + 0.2 * o + 0.7 * gap_core + 0.5 * p + 0.6 * z[:, 1]
+    if world.responsiveness_on_skp:
+        result = result + world.responsiveness_on_skp * latent.trace[rated]
     unit = roster.unit[rated]
     unit_count = np.bincount(unit, minlength=len(roster.units))
     pool = np.where(unit_count[unit] >= SKP_POOL_MIN, unit, len(roster.units) + group[rated])

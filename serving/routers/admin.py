@@ -35,9 +35,7 @@ def reload(runtime: RuntimeDep) -> ReloadResponse:
         outcome = runtime.reload()
     except ReloadRefused as exc:
         raise ApiProblem(409, f"{exc}. The previous model keeps serving.", slug="reload-refused") from exc
-    return ReloadResponse(model_version=outcome.model_version, previous_version=outcome.previous_version,
-                          snapshot_id=outcome.snapshot_id, previous_snapshot_id=outcome.previous_snapshot_id,
-                          changed=outcome.changed)
+    return ReloadResponse.model_validate(outcome, from_attributes=True)
 
 
 @router.get("/audit", response_model=AuditResponse, responses=problems(*AUTHED))

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from features.values import finite
 from serving.deps import ModelDep, RuntimeDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import DriftStatus
@@ -27,14 +28,7 @@ def _date(value: Any) -> date | None:
 
 
 def _metrics(raw: Any) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for name, value in (raw or {}).items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        out[str(name)] = number if number == number and abs(number) != float("inf") else None
-    return out
+    return {str(name): finite(value) for name, value in (raw or {}).items()}
 
 
 def _drift(drift: DriftStatus | None, top: int = 10) -> DriftInfo | None:

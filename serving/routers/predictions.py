@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
+from engine.results import EmployeeGaps
 from serving.compute import run_model
-from serving.convert import plain
 from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import ServingState
-from serving.schemas import GapPredictionRequest, GapsResponse
+from serving.schemas import GapPredictionRequest
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_role("reader"))])
 
 
-def _gaps_inline(state: ServingState, body: GapPredictionRequest, lang: str) -> dict[str, Any]:
-    result = state.predictor.gaps_inline(
+def _gaps_inline(state: ServingState, body: GapPredictionRequest, lang: str) -> EmployeeGaps:
+    return state.predictor.gaps_inline(
         state.export,
         body.employee.model_dump(),
         [row.model_dump() for row in body.assessments],
@@ -27,12 +25,11 @@ def _gaps_inline(state: ServingState, body: GapPredictionRequest, lang: str) -> 
         horizon_months=body.horizon_months,
         lang=lang,
     )
-    return plain(result)
 
 
-@router.post("/predictions/gaps", response_model=GapsResponse, responses=problems(*AUTHED, 404, 503))
+@router.post("/predictions/gaps", response_model=EmployeeGaps, responses=problems(*AUTHED, 404, 503))
 async def predict_gaps(body: GapPredictionRequest, request: Request, state: ModelDep, metrics: MetricsDep,
-                       lang: LangQuery = "id") -> dict[str, Any]:
+                       lang: LangQuery = "id") -> EmployeeGaps:
     """The …/gaps answer for an employee sent inline (profile and histories, no NIP needed)."""
     answer = await run_model(request, _gaps_inline, state, body, lang)
     metrics.predictions.labels("gaps_inline").inc()

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from serving.convert import plain
+from engine.results import UnitSummary
 from serving.deps import HorizonQuery, LangQuery, MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import ServingState
-from serving.schemas import UnitSummaryResponse
 
 router = APIRouter(prefix="/v1/units", tags=["planning"], dependencies=[Depends(require_role("planner"))])
 
 UnitPath = Annotated[str, Path(min_length=1, max_length=64, description="unit_id of units.csv")]
 
 
-def _unit_summary(state: ServingState, unit_id: str, horizon_months: int, lang: str) -> dict[str, Any]:
-    return plain(state.predictor.unit_summary(state.export, unit_id, horizon_months=horizon_months, lang=lang))
+def _unit_summary(state: ServingState, unit_id: str, horizon_months: int, lang: str) -> UnitSummary:
+    return state.predictor.unit_summary(state.export, unit_id, horizon_months=horizon_months, lang=lang)
 
 
-@router.get("/{unit_id}/summary", response_model=UnitSummaryResponse, responses=problems(*AUTHED, 404, 503))
+@router.get("/{unit_id}/summary", response_model=UnitSummary, responses=problems(*AUTHED, 404, 503))
 async def unit_summary(unit_id: UnitPath, state: ModelDep, metrics: MetricsDep, horizon_months: HorizonQuery = 12,
-                       lang: LangQuery = "id") -> dict[str, Any]:
+                       lang: LangQuery = "id") -> UnitSummary:
     """Gaps per competency, share below standard, JPM bands, JP compliance and the most useful trainings."""
     # A whole unit: the default thread pool, not the per-employee model limiter (serving.compute).
     answer = await run_in_threadpool(_unit_summary, state, unit_id, horizon_months, lang)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 
+from engine.results import WhatIf
 from serving.compute import run_model
-from serving.convert import plain
 from serving.deps import LangQuery, MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import ServingState
-from serving.schemas import WhatIfRequest, WhatIfResponse
+from serving.schemas import WhatIfRequest
 
 router = APIRouter(prefix="/v1", tags=["planning"], dependencies=[Depends(require_role("planner"))])
 
 
-def _whatif(state: ServingState, body: WhatIfRequest, lang: str) -> dict[str, Any]:
-    return plain(state.predictor.whatif(state.export, body.nip, plan=tuple(body.plan), position_id=body.position_id,
-                                        horizon_months=body.horizon_months, lang=lang))
+def _whatif(state: ServingState, body: WhatIfRequest, lang: str) -> WhatIf:
+    return state.predictor.whatif(state.export, body.nip, plan=tuple(body.plan), position_id=body.position_id,
+                                  horizon_months=body.horizon_months, lang=lang)
 
 
-@router.post("/whatif", response_model=WhatIfResponse, responses=problems(*AUTHED, 404, 503))
+@router.post("/whatif", response_model=WhatIf, responses=problems(*AUTHED, 404, 503))
 async def whatif(body: WhatIfRequest, request: Request, state: ModelDep, metrics: MetricsDep,
-                 lang: LangQuery = "id") -> dict[str, Any]:
+                 lang: LangQuery = "id") -> WhatIf:
     """Baseline vs scenario per competency and in total."""
     request.state.audit_nip = body.nip
     answer = await run_model(request, _whatif, state, body, lang)

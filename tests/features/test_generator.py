@@ -73,6 +73,8 @@ def test_every_table_has_exactly_the_contract_columns(export_dir: Path) -> None:
                     "exported_on": "2026-06-30"}
     assert tuple(_read(export_dir / "truth", "levels").columns) == TRUTH_LEVELS_COLUMNS
     assert tuple(_read(export_dir / "truth", "effects").columns) == TRUTH_EFFECTS_COLUMNS
+    world = json.loads((export_dir / "truth" / "world.json").read_text(encoding="utf-8"))
+    assert world["name"] == "default" and world["mechanisms"] == []  # the demo world, recorded in truth/ only
 
 
 def test_export_passes_the_contract_validator(export_dir: Path) -> None:

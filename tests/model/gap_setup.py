@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.gap_model import CarryForward, GapModel, PerCompetencyLinear, temporal_split
 from features.export import Export
 from features.generator import generate_export
 from features.io import read_export
 from features.pit import PitIndex, build_features, holdout_pairs, training_pairs
-from training.gap_model import CarryForward, GapModel, PerCompetencyLinear, temporal_split
 
 EMPLOYEES = 1000
 YEARS = 5

@@ -78,8 +78,8 @@ def test_the_detector_knows_protected_names_from_harmless_ones() -> None:
 
 
 def test_no_declared_feature_is_protected() -> None:
-    from training.drift import drift_features
-    from training.effects import EFFECT_FEATURES, NUISANCE_FEATURES
+    from engine.drift import drift_features
+    from engine.effects import EFFECT_FEATURES, NUISANCE_FEATURES
 
     declared = set(FEATURES) | set(EFFECT_FEATURES) | set(NUISANCE_FEATURES) | set(DESCRIPTIVE_COLUMNS)
     declared |= {f for group in drift_features() for f in group}
@@ -121,7 +121,7 @@ def _input_names(obj: Any, seen: set[int] | None = None, depth: int = 0) -> set[
         children = list(obj.values())
     elif isinstance(obj, list | tuple | set):
         children = list(obj)
-    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("training", "sklearn", "lightgbm"):
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("engine", "training", "sklearn", "lightgbm"):
         children = list(vars(obj).values())
         if hasattr(obj, "steps"):
             children += [step for _, step in obj.steps]
@@ -132,7 +132,7 @@ def _input_names(obj: Any, seen: set[int] | None = None, depth: int = 0) -> set[
 
 @lru_cache(maxsize=1)
 def _twins() -> tuple[Any, Any, Export, Export, dict[str, str]]:
-    from training.predictor import fit_predictor
+    from training.fit import fit_predictor
 
     export = _generated()
     other, mapping = disguised(export)

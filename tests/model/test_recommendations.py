@@ -16,14 +16,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.gaps import INLINE_NIP
+from engine.predictor import Predictor
+from engine.results import EngineError, UnknownEmployee, UnknownPosition, UnknownTraining, UnknownUnit
 from features.constants import CANDIDATE_COLUMNS, GAPS_COLUMNS, RECOMMENDATIONS_COLUMNS
 from features.eligibility import eligible_pairs, whole_years_of_service
 from features.export import Export
 from features.generator import generate_export
 from features.io import read_export
-from training.predictor import INLINE_NIP, Predictor, fit_predictor
+from training.fit import fit_predictor
 from training.rec_eval import evaluate_recommendations, read_truth_effects
-from training.results import EngineError, UnknownEmployee, UnknownPosition, UnknownTraining, UnknownUnit
 
 
 @pytest.fixture(scope="module")

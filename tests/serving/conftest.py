@@ -100,7 +100,7 @@ def build_serving_world(root: Path) -> ServingWorld:
     from features.store import get_engine, load_snapshot
     from serving.keys import create_key
     from training.bundle import write_bundle_dir
-    from training.predictor import fit_predictor
+    from training.fit import fit_predictor
 
     root.mkdir(parents=True, exist_ok=True)
     export_dir = root / "export"

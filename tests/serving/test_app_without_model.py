@@ -114,11 +114,19 @@ def test_openapi_declares_problems_and_examples(empty: tuple[TestClient, dict[st
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
-def test_importing_the_app_loads_no_numpy_and_touches_nothing(tmp_path: Path) -> None:
-    """serve() must set OMP_NUM_THREADS before numpy loads: importing serving.main may not load it."""
-    code = ("import sys, serving.main, serving.deps; "
-            "print(sorted(m for m in ('numpy', 'pandas', 'sklearn', 'lightgbm') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-    assert out.stdout.strip() == "[]"
+def test_importing_the_app_touches_nothing(tmp_path: Path) -> None:
+    code = "import serving.main, serving.deps"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert list(tmp_path.iterdir()) == []  # no directory, database or log file created at import
+
+
+def test_the_server_runs_one_thread_per_native_pool_even_after_numpy_loaded(tmp_path: Path) -> None:
+    """`kompetensi serve` reaches `serve` with numpy and LightGBM already loaded: their pools are capped."""
+    code = ("import numpy, lightgbm, sklearn, serving.main; serving.main.limit_native_threads(); "
+            "from threadpoolctl import threadpool_info; import os; "
+            "print(os.environ['OMP_NUM_THREADS'], sorted({p['num_threads'] for p in threadpool_info()}))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert out.stdout.split() == ["1", "[1]"]

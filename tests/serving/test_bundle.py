@@ -18,7 +18,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from serving.bundle import (
+from engine.bundle import (
     BUNDLE_FILE,
     CHAMPION_FILE,
     MANIFEST_FILE,
@@ -170,6 +170,6 @@ def test_reserved_manifest_keys_and_bad_versions_are_rejected(tmp_path: Path) ->
 
 
 def test_the_server_module_does_not_import_training() -> None:
-    code = ("import sys, serving.bundle; "
+    code = ("import sys, engine.bundle; "
             "assert not [m for m in sys.modules if m == 'training' or m.startswith('training.')]")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

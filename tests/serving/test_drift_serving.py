@@ -39,10 +39,10 @@ def _gauge(metrics: str, name: str, labels: str = "") -> float | None:
 def models_with_reference(world: ServingWorld, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the world's models dir whose champion, version 3, carries a drift reference profiled on the
     store snapshot the server serves (as `pipeline.train` attaches one)."""
+    from engine.bundle import load_champion
+    from engine.drift import attach_reference
     from features.store import get_engine, load_snapshot
-    from serving.bundle import load_champion
     from training.bundle import write_bundle_dir
-    from training.drift import attach_reference
 
     models = world.copy_models(tmp_path_factory.mktemp("drift") / "models")
     loaded = load_champion(models)
@@ -95,9 +95,9 @@ def test_a_bundle_without_reference_reports_unknown(world: ServingWorld, client:
 
 
 def test_drift_summary_never_raises(world: ServingWorld, caplog: pytest.LogCaptureFixture) -> None:
+    from engine.bundle import load_champion
+    from engine.predictor import Predictor
     from features.store import get_engine, load_snapshot
-    from serving.bundle import load_champion
-    from training.predictor import Predictor
 
     loaded = load_champion(world.models_dir).bundle
     assert isinstance(loaded, Predictor)

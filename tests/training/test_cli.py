@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-c", "from training.cli import main; main()"]
+CLI = [sys.executable, "-c", "from kompetensi.cli import main; main()"]
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

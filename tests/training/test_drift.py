@@ -17,10 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.constants import LEVEL_MAX, LEVEL_MIN
-from features.export import Export
-from tests.exports import generated_export
-from training.drift import (
+from engine.drift import (
     MISSING,
     OTHER,
     PREDICTION,
@@ -35,6 +32,9 @@ from training.drift import (
     shares_like,
     status_of,
 )
+from features.constants import LEVEL_MAX, LEVEL_MIN
+from features.export import Export
+from tests.exports import generated_export
 
 EXPORTED_ON = date(2026, 6, 30)
 

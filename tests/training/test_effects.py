@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.effects import EFFECT_FEATURES, SLearnerEffect, XLearnerEffect, effect_matrix, treated
 from features.pit import CATEGORICAL_FEATURES, FEATURES, NO_BAND_DISTANCE, NUMERIC_FEATURES, PLAN_FEATURES
-from training.effects import EFFECT_FEATURES, SLearnerEffect, XLearnerEffect, effect_matrix, treated
 
 IN_BAND_EFFECT, OUT_OF_BAND_EFFECT = 0.5, 0.1
 
@@ -169,7 +169,7 @@ def _catalogue_export():
 
 
 def test_course_features_describe_the_plans_courses_for_the_rows_competency() -> None:
-    from training.effects import COURSE_FEATURES, course_catalogue, course_features
+    from engine.effects import COURSE_FEATURES, course_catalogue, course_features
 
     catalogue = course_catalogue(_catalogue_export())
     assert catalogue.loc["B|K2", "n_targets"] == 2 and catalogue.loc["B|K2", "band_width"] == 3

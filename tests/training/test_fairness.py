@@ -19,10 +19,9 @@ from features.constants import CANDIDATE_COLUMNS
 from features.export import Export
 from features.generator import generate_export
 from features.io import read_export
-from features.settings import get_settings
+from features.settings import Settings, get_settings
 from tests.exports import generated_export
 from training.fairness import (
-    FairnessSettings,
     ProtectedUnavailable,
     age_band,
     age_years,
@@ -34,11 +33,12 @@ from training.fairness import (
     recommendation_outcomes,
     run_audit,
 )
-from training.registry import promotion_gate, run_checks
+from training.gate import run_checks
+from training.registry import promotion_gate
 
 EXPORTED_ON = date(2026, 6, 30)
 CUTOFF = date(2025, 6, 30)
-FAST = FairnessSettings(n_boot=200)
+FAST = Settings(fairness_n_boot=200)
 
 
 def _generated() -> Export:
@@ -168,7 +168,7 @@ ACCURATE = {"backtest_mae": 0.30, "baseline_carry_forward_mae": 0.40, "baseline_
 
 
 def test_checks_pass_fair_metrics_and_name_the_metric_that_fails() -> None:
-    checks = fairness_checks(settings=FairnessSettings())
+    checks = fairness_checks(settings=Settings())
     assert {c.name for c in checks} == {f"fairness_{k}_{a}" for k in ("gap_bias", "rec_rate", "plan_rate")
                                         for a in ("sex", "age_band")}
     assert run_checks(checks, FAIR_METRICS, None) == []
@@ -184,12 +184,20 @@ def test_checks_pass_fair_metrics_and_name_the_metric_that_fails() -> None:
     assert missing[0].startswith("missing metrics: fairness_gap_bias_difference_age_band")
 
 
-def test_thresholds_come_from_the_environment_or_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run_checks(fairness_checks(), FAIR_METRICS, None) == []
+def test_thresholds_come_from_the_settings_handed_in_or_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KOMPETENSI_FAIRNESS_* are read into the Settings (once, at start-up); arguments override them."""
+    assert run_checks(fairness_checks(settings=Settings()), FAIR_METRICS, None) == []
     monkeypatch.setenv("KOMPETENSI_FAIRNESS_MIN_RATE_RATIO", "0.95")
     monkeypatch.setenv("KOMPETENSI_FAIRNESS_MAX_BIAS_GAP", "0.02")
-    assert len(run_checks(fairness_checks(), FAIR_METRICS, None)) == 6
-    assert run_checks(fairness_checks(min_rate_ratio=0.9, max_bias_gap=0.05), FAIR_METRICS, None) == []
+    strict = Settings()
+    assert len(run_checks(fairness_checks(settings=strict), FAIR_METRICS, None)) == 6
+    assert run_checks(fairness_checks(min_rate_ratio=0.9, max_bias_gap=0.05, settings=strict), FAIR_METRICS,
+                      None) == []
+    get_settings.cache_clear()  # without settings: the program's, read once (here, after the variables)
+    try:
+        assert len(run_checks(fairness_checks(), FAIR_METRICS, None)) == 6
+    finally:
+        get_settings.cache_clear()
 
 
 def test_the_promotion_gate_checks_accuracy_and_fairness() -> None:
@@ -246,6 +254,10 @@ def test_a_fair_stand_in_passes_and_outputs_are_group_aggregates_only(export: Ex
     predictor = StandInPredictor()
     audit = run_audit(export, predictor, stand_in_backtest(export), settings=FAST, seed=1)
     assert audit.failures(FAST) == []
+    # The parameters it ran with, as the report reads them (training.report: min_rate_ratio, max_bias_gap).
+    assert audit.settings == FAST.fairness and audit.settings["n_boot"] == 200
+    assert set(audit.settings) == {"min_rate_ratio", "max_bias_gap", "min_group_size", "n_boot", "confidence",
+                                   "plan_budget_share", "top_k"}
     m = audit.metrics()
     assert m["fairness_rec_rate_ratio_sex"] == 1.0 and m["fairness_rec_rate_ratio_age_band"] == 1.0
     assert m["fairness_gap_bias_difference_sex"] < 0.1
@@ -361,11 +373,12 @@ def bias_assessments(folder: Path, *, after: date, shift: float = BIAS) -> int:
 
 @pytest.mark.slow
 def test_biased_export_is_refused_and_unbiased_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.drift import drift_report
     from features.ingest import ingest_export
     from features.store import load_snapshot
     from tests.training.test_drift import shifted
     from training import pipeline, registry
-    from training.drift import drift_report, run_drift
+    from training.pipeline import run_drift
     from training.registry import PromotionRefused
 
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")

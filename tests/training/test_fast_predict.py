@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine import gap_model as gm
+from engine.effects import COURSE_FEATURES, INTERVAL_QUANTILES, XLearnerEffect, effect_matrix, treated
+from engine.gap_model import ANCHOR, SCALE_BOUND, THIN, GapModel
 from features.constants import COMPETENCY_KINDS, LEVEL_MAX, LEVEL_MIN
 from features.pit import CATEGORICAL_FEATURES, PLAN_FEATURES
 from tests.model.gap_setup import GapSetup, gap_setup
 from tests.training.test_effects import synthetic_pairs
-from training import gap_model as gm
-from training.effects import COURSE_FEATURES, INTERVAL_QUANTILES, XLearnerEffect, effect_matrix, treated
-from training.gap_model import ANCHOR, SCALE_BOUND, THIN, GapModel
 
 TOL = 1e-12
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from engine.explain import LABELS, evidence, render
+from engine.gap_model import SCALE_BOUND, GapModel, metrics
 from features.pit import FEATURES, build_features, prediction_queries
 from tests.model.gap_setup import GapSetup, gap_setup
-from training.explain import LABELS, evidence, render
-from training.gap_model import SCALE_BOUND, GapModel, metrics
 
 
 @pytest.fixture(scope="module")

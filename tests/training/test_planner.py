@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import OptimizeResult
 
+from engine import allocation as planner
+from engine.allocation import PlanOptions, budget_curve, greedy_plan, optimise_plan
 from features.constants import CANDIDATE_COLUMNS, JP_RIGHT_PER_YEAR
-from training import planner
-from training.planner import PlanOptions, budget_curve, greedy_plan, optimise_plan
 
 COSTS = np.array([0, 250_000, 1_500_000, 4_000_000, 8_000_000, 15_000_000, 23_000_000])
 HOURS = np.array([2, 8, 16, 24, 40])

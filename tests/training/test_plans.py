@@ -1,4 +1,4 @@
-"""`training.plans.make_plan`: scope (units and their descendants, include/exclude), candidate pruning, limits,
+"""`engine.plans.make_plan`: scope (units and their descendants, include/exclude), candidate pruning, limits,
 brute-force optimality on small instances, the budget curve, the audit inputs and the allocation file.
 
 The recommendation engine is replaced by `FakeEngine` (deterministic gains on the *real* eligible pairs of a
@@ -20,13 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.constants import ACTIVE_STATUS, CANDIDATE_COLUMNS, JP_RIGHT_PER_YEAR
-from features.eligibility import eligibility_matrix
-from features.export import Export
-from features.generator import generate_export
-from features.io import read_export
-from training.planner import greedy_plan
-from training.plans import (
+from engine.allocation import greedy_plan
+from engine.plans import (
     PLAN_ALLOCATION_COLUMNS,
     PlanRequest,
     audit_inputs,
@@ -36,8 +31,13 @@ from training.plans import (
     unit_scope,
     write_allocations,
 )
-from training.predictor import jp_this_year
-from training.results import EngineError, UnknownEmployee, UnknownTraining, UnknownUnit
+from engine.results import EngineError, UnknownEmployee, UnknownTraining, UnknownUnit
+from features.constants import ACTIVE_STATUS, CANDIDATE_COLUMNS, JP_RIGHT_PER_YEAR
+from features.eligibility import eligibility_matrix
+from features.export import Export
+from features.generator import generate_export
+from features.io import read_export
+from features.jp import jp_this_year
 
 EPSILON = 0.01
 
@@ -212,12 +212,13 @@ def test_unknown_or_inactive_employees_and_trainings_are_refused(export: Export)
     ({"time_limit_s": 0}, "time_limit_s"),
     ({"candidates_per_employee": 0}, "candidates_per_employee"),
     ({"unit_ids": "KEC-PTK-KOTA"}, "unit_ids"),
-    ({"include_nips": ("1",), "exclude_nips": ("1",)}, "include_nips"),
+    ({"include_nips": ("1",), "exclude_nips": ("1",)}, "exclude_nips"),
+    ({"include_training_ids": ("T",), "exclude_training_ids": ("T",)}, "exclude_training_ids"),
     ({"seat_capacity": {"T": -1}}, "seat_capacity.T"),
 ])
 def test_invalid_requests_name_the_field(kwargs: dict, field: str) -> None:
     with pytest.raises(EngineError) as info:
-        PlanRequest(**{"budget_idr": 1, **kwargs})
+        PlanRequest.checked(**{"budget_idr": 1, **kwargs})
     assert info.value.field == field
 
 

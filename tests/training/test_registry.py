@@ -26,20 +26,12 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from engine.bundle import BUNDLE_FILE, CHAMPION_FILE, load_champion, read_champion_pointer
 from features.settings import PROJECT_ROOT, get_settings
-from serving.bundle import BUNDLE_FILE, CHAMPION_FILE, load_champion, read_champion_pointer
 from training import registry
 from training.bundle import PAUSE_ENV, PAUSE_MARKER, TMP_PREFIX
-from training.registry import (
-    CHAMPION_ALIAS,
-    REGISTERED_MODEL,
-    GateCheck,
-    PromotionRefused,
-    default_gate,
-    make_gate,
-    promote,
-    run_checks,
-)
+from training.gate import GateCheck, accuracy_checks, default_gate, make_gate, run_checks
+from training.registry import CHAMPION_ALIAS, REGISTERED_MODEL, PromotionRefused, promote
 
 GOOD = {"backtest_mae": 0.30, "baseline_carry_forward_mae": 0.40, "baseline_linear_mae": 0.35}
 BAD = {"backtest_mae": 0.50, "baseline_carry_forward_mae": 0.40, "baseline_linear_mae": 0.35}
@@ -251,7 +243,7 @@ def test_a_promote_killed_midway_leaves_the_previous_champion(store: Store, data
     promote(old.version, gate=default_gate, models_dir=models)
 
     env = {**os.environ, PAUSE_ENV: "60"}
-    code = ("from pathlib import Path; from training.registry import promote, default_gate; "
+    code = ("from pathlib import Path; from training.registry import promote; from training.gate import default_gate; "
             f"promote({new.version!r}, gate=default_gate, models_dir=Path({str(models)!r}))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -322,7 +314,7 @@ def test_default_gate_reports_missing_and_non_finite_metrics_once() -> None:
 def test_extra_checks_plug_into_the_gate() -> None:
     fairness = GateCheck("fairness_sex", ("mae_gap_sex",),
                          lambda c, _: None if c["mae_gap_sex"] <= 0.05 else "gap too large")
-    gate = make_gate(*registry.accuracy_checks(), fairness)
+    gate = make_gate(*accuracy_checks(), fairness)
     assert gate({**GOOD, "mae_gap_sex": 0.01}, None) == []
     assert gate({**GOOD, "mae_gap_sex": 0.20}, None) == ["fairness_sex: gap too large"]
     assert "mae_gap_sex" in gate(GOOD, None)[0]

@@ -13,6 +13,15 @@ import os
 import sys
 from pathlib import Path
 
+from engine.bundle import BundleError, load_champion, read_champion_pointer
+from features.generator import generate_export
+from features.ingest import ingest_export
+from features.settings import get_settings
+from features.store import current_snapshot_info
+from serving.keys import create_key, verify
+from serving.main import serve
+from training import pipeline
+
 DEMO_EMPLOYEES = int(os.environ.get("KOMPETENSI_DEMO_EMPLOYEES", "6000"))
 DEMO_SEED = 7
 
@@ -27,9 +36,6 @@ def _progress(message: str) -> None:
 
 def ensure_data(data_dir: Path) -> Path:
     """The demo export is generated and ingested unless the store already has a snapshot."""
-    from features.generator import generate_export
-    from features.ingest import ingest_export
-    from features.store import current_snapshot_info
 
     export_dir = data_dir / "demo-export"
     if current_snapshot_info() is not None:
@@ -45,13 +51,16 @@ def ensure_data(data_dir: Path) -> Path:
 
 
 def ensure_champion(models_dir: Path, export_dir: Path) -> None:
-    """Train, evaluate and promote unless a champion bundle is already in models/."""
-    from serving.bundle import read_champion_pointer
-    from training import pipeline
-
+    """Train, evaluate and promote unless a usable champion bundle is already in models/ (one written by
+    older code, whose classes have moved or changed, is replaced)."""
     if read_champion_pointer(models_dir) is not None:
-        _say(f"a champion bundle is already in {models_dir}: skipping train + promote")
-        return
+        try:
+            load_champion(models_dir)
+        except BundleError as exc:
+            _say(f"the champion bundle in {models_dir} cannot be used ({str(exc)[:160]}): training a new one")
+        else:
+            _say(f"a champion bundle is already in {models_dir}: skipping train + promote")
+            return
     _say("training (this takes a few minutes on 2 cores)")
     trained = pipeline.train(progress=_progress)
     _say(f"registered version {trained.version}; evaluating")
@@ -65,7 +74,6 @@ def ensure_champion(models_dir: Path, export_dir: Path) -> None:
 
 def ensure_demo_key(data_dir: Path) -> str:
     """The demo planner key: created once, kept in DATA_DIR/demo-key.txt (mode 600)."""
-    from serving.keys import create_key, verify
 
     path = data_dir / "demo-key.txt"
     if path.is_file():
@@ -81,7 +89,6 @@ def ensure_demo_key(data_dir: Path) -> str:
 def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from features.settings import get_settings
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +108,6 @@ def main() -> None:
     _say(f"serving on http://{host}:{port}  (UI: http://{host}:{port}/ui/, docs: http://{host}:{port}/docs)")
     _say("try:")
     print(f'  curl -s -H "Authorization: Bearer {key}" http://{host}:{port}/v1/models', flush=True)
-    from serving.main import serve
 
     serve(host=host, port=port)
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import joblib
 
+from features.settings import get_settings
+
 VERSIONS_DIR = "versions"
 CHAMPION_FILE = "CHAMPION"
 MANIFEST_FILE = "manifest.json"
@@ -71,7 +73,6 @@ def sha256_file(path: Path) -> str:
 def _models_dir(models_dir: Path | str | None) -> Path:
     if models_dir is not None:
         return Path(models_dir)
-    from features.settings import get_settings
 
     return get_settings().models_dir
 

@@ -13,13 +13,17 @@
    the largest budget or longer than `max_jp_per_employee` are dropped first; then each employee keeps
    the union of their top `candidates_per_employee` pairs by expected gain, by gain per Rupiah and (jp
    mode, below 20 JP) by JP per Rupiah — so that a small budget still finds the cheap, efficient pairs;
-4. the MILP of `training.planner.optimise_plan` (HiGHS, greedy fallback flagged by the status), and the
-   budget curve of `training.planner.budget_curve` when `curve_budgets` is given.
+4. the MILP of `engine.allocation.optimise_plan` (HiGHS, greedy fallback flagged by the status), and the
+   budget curve of `engine.allocation.budget_curve` when `curve_budgets` is given.
 
 Time limit: `time_limit_s` (default 30 s) bounds each solve — the plan, and each point of the curve. On
 the default export (6,000 employees, ~40k candidate pairs) each budget solves to a proven gap below 1e-4
 in about 2 s (benchmarks/bench_plan_export.py), so 30 s leaves a wide margin on a loaded 2-core machine
 while keeping an HTTP request bounded; the engine's candidate table, not the solver, dominates the time.
+
+One request type and one answer type serve every surface: `PlanRequest` (a pydantic model: the
+`POST /v1/plans` body, and what the CLI and notebooks build) and `PlanResponse` (the route's response
+model, and what the CLI prints and writes; its allocation is a DataFrame in Python and a list in JSON).
 
 `audit_inputs` is the compact JSON of a request recorded in the audit log: options, unit and training
 ids, and only the *number* of listed NIPs (NIP digits encode birth date and sex; they never go to a log).
@@ -29,15 +33,33 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
 
+from engine.allocation import PlanOptions, budget_curve, optimise_plan
+from engine.results import EngineError, UnknownEmployee, UnknownTraining
+from engine.units import unit_scope
+from features.atomic import write_atomic
 from features.constants import (
     ACTIVE_STATUS,
     CANDIDATE_COLUMNS,
@@ -50,61 +72,98 @@ from features.constants import (
     PLAN_MAX_TIME_LIMIT_S,
 )
 from features.export import Export
-from training.planner import PlanOptions, budget_curve, optimise_plan
-from training.results import EngineError, UnknownEmployee, UnknownTraining, UnknownUnit
-
-if TYPE_CHECKING:
-    from features.settings import Settings
+from features.jp import jp_this_year
+from features.values import HorizonMonths, Identifier, finite
 
 CHUNK_EMPLOYEES = 1000  # zero-gain pairs (jp mode) are computed this many employees at a time
-PLAN_ALLOCATION_COLUMNS = ("nip", "unit_id", "training_id", "title", "expected_gain", "cost_idr", "hours_jp")
-AUDIT_ROUTE_CLI = "kompetensi plan"
+MAX_UNITS = 500
+MAX_LISTED_NIPS = 10_000
+MAX_LISTED_TRAININGS = 1_000
+NipItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Rupiah = Annotated[int, Field(ge=0, le=10**15)]
+_ID_LISTS = ("unit_ids", "include_nips", "exclude_nips", "include_training_ids", "exclude_training_ids")
 
 
-@dataclass(frozen=True)
-class PlanRequest:
-    """What a planner asks for (the `POST /v1/plans` body); invalid values raise EngineError naming the field."""
+class PlanRequest(BaseModel):
+    """A budget in Rupiah, the scope and the per-employee limits of an annual training plan."""
 
-    budget_idr: int
-    unit_ids: tuple[str, ...] = ()  # these units and their descendants; empty = every unit
-    max_trainings_per_employee: int = PLAN_DEFAULT_MAX_TRAININGS_PER_EMPLOYEE
-    max_jp_per_employee: int | None = None
-    jp_priority: bool = False  # first bring as many employees as the budget allows to 20 JP this year
-    include_nips: tuple[str, ...] = ()  # added to the scope; each gets a training when feasible
-    exclude_nips: tuple[str, ...] = ()
-    include_training_ids: tuple[str, ...] = ()  # only these trainings; empty = the whole catalogue
-    exclude_training_ids: tuple[str, ...] = ()
-    seat_capacity: Mapping[str, int] = field(default_factory=dict)  # training_id → seats; absent = unlimited
-    horizon_months: int = DEFAULT_HORIZON_MONTHS
-    curve_budgets: tuple[int, ...] = ()
-    candidates_per_employee: int = PLAN_DEFAULT_CANDIDATES_PER_EMPLOYEE
-    time_limit_s: float = PLAN_DEFAULT_TIME_LIMIT_S
+    # The one request type of plans: the `POST /v1/plans` body (pydantic validates it; a bad value is a
+    # 422 naming the field) and what `kompetensi plan` and the notebooks build in Python (`checked`: a bad
+    # value raises `EngineError` naming the field). Id lists are tuples, each id once.
 
-    def __post_init__(self) -> None:
-        # Lists from JSON or typer become tuples (hashable, and never iterated as a bare string).
-        for name in ("unit_ids", "include_nips", "exclude_nips", "include_training_ids", "exclude_training_ids"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                raise EngineError(f"{name} must be a list of ids, not a string", field=name)
-            object.__setattr__(self, name, tuple(dict.fromkeys(str(v).strip() for v in value)))
-        object.__setattr__(self, "curve_budgets", tuple(self.curve_budgets))
-        object.__setattr__(self, "seat_capacity", {str(k): v for k, v in dict(self.seat_capacity).items()})
-        _check(self.budget_idr >= 0, "budget_idr", "must be ≥ 0")
-        _check(self.max_trainings_per_employee >= 0, "max_trainings_per_employee", "must be ≥ 0")
-        _check(self.max_jp_per_employee is None or self.max_jp_per_employee >= 0, "max_jp_per_employee",
-               "must be ≥ 0")
-        _check(self.candidates_per_employee >= 1, "candidates_per_employee", "must be ≥ 1")
-        _check(0 < self.time_limit_s <= PLAN_MAX_TIME_LIMIT_S, "time_limit_s", f"must be in (0, {PLAN_MAX_TIME_LIMIT_S:g}]")
-        _check(len(self.curve_budgets) <= PLAN_MAX_CURVE_BUDGETS, "curve_budgets",
-               f"may hold at most {PLAN_MAX_CURVE_BUDGETS} budgets")
-        for i, budget in enumerate(self.curve_budgets):
-            _check(budget >= 0, f"curve_budgets[{i}]", "must be ≥ 0")
-        for training_id, seats in self.seat_capacity.items():
-            _check(seats >= 0, f"seat_capacity.{training_id}", "must be ≥ 0")
-        both = set(self.include_nips) & set(self.exclude_nips)
-        _check(not both, "include_nips", f"{len(both)} employee(s) are also in exclude_nips")
-        both_t = sorted(set(self.include_training_ids) & set(self.exclude_training_ids))
-        _check(not both_t, "include_training_ids", f"{', '.join(both_t[:3])} also in exclude_training_ids")
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=True,
+        frozen=True,
+        json_schema_extra={"examples": [{
+            "budget_idr": 2_000_000_000,
+            "unit_ids": ["KEC-PTK-SELATAN", "OPD-DINKES"],
+            "max_trainings_per_employee": 2,
+            "max_jp_per_employee": 80,
+            "jp_priority": False,
+            "include_nips": [],
+            "exclude_nips": [],
+            "exclude_training_ids": ["PLT-PKN-II"],
+            "horizon_months": 12,
+            "curve_budgets": [500_000_000, 1_000_000_000, 2_000_000_000, 5_000_000_000],
+        }]},
+    )
+
+    budget_idr: Rupiah = Field(description="the budget in Rupiah; the plan's total cost never exceeds it")
+    unit_ids: tuple[Identifier, ...] = Field(default_factory=tuple, max_length=MAX_UNITS,
+                                             description="units (with their sub-units: a kecamatan includes its "
+                                                         "kelurahan); empty = all of them")
+    max_trainings_per_employee: int = Field(default=PLAN_DEFAULT_MAX_TRAININGS_PER_EMPLOYEE, ge=0, le=20)
+    max_jp_per_employee: int | None = Field(default=None, ge=0, le=10_000,
+                                            description="JP per employee; null = no limit")
+    jp_priority: bool = Field(default=False, description="first bring as many employees as the budget allows "
+                                                         "to the 20 JP right this year, then maximise the gain")
+    include_nips: tuple[NipItem, ...] = Field(default_factory=tuple, max_length=MAX_LISTED_NIPS,
+                                              description="added to the scope; each gets a training when "
+                                                          "feasible")
+    exclude_nips: tuple[NipItem, ...] = Field(default_factory=tuple, max_length=MAX_LISTED_NIPS)
+    include_training_ids: tuple[Identifier, ...] = Field(default_factory=tuple, max_length=MAX_LISTED_TRAININGS,
+                                                         description="only these trainings; empty = the whole "
+                                                                     "catalogue")
+    exclude_training_ids: tuple[Identifier, ...] = Field(default_factory=tuple, max_length=MAX_LISTED_TRAININGS)
+    seat_capacity: dict[Identifier, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
+        default_factory=dict, max_length=MAX_LISTED_TRAININGS,
+        description="training_id → seats in this plan; a training not listed has no seat limit")
+    horizon_months: HorizonMonths = DEFAULT_HORIZON_MONTHS
+    curve_budgets: tuple[Rupiah, ...] = Field(default_factory=tuple, max_length=PLAN_MAX_CURVE_BUDGETS,
+                                              description="also solve at these budgets: the budget curve")
+    candidates_per_employee: int = Field(default=PLAN_DEFAULT_CANDIDATES_PER_EMPLOYEE, ge=1, le=50,
+                                         description="pairs kept per employee by gain and by gain per Rupiah")
+    time_limit_s: float = Field(default=PLAN_DEFAULT_TIME_LIMIT_S, gt=0, le=PLAN_MAX_TIME_LIMIT_S,
+                                description="seconds per solve (the plan and each curve point); when it hits "
+                                            "before the MILP finds a solution the greedy plan is returned")
+
+    @classmethod
+    def checked(cls, **values: Any) -> PlanRequest:
+        """The request, or `EngineError` naming the first invalid field (for the CLI's one-line reason)."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
+                           if part != "[key]").lstrip(".") or "request"
+            raise EngineError(f"{name}: {error['msg']}", field=name) from None
+
+    @field_validator(*_ID_LISTS)
+    @classmethod
+    def _each_once(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(ids))
+
+    @field_validator("exclude_nips", "exclude_training_ids")
+    @classmethod
+    def _not_also_included(cls, excluded: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        included = "include_nips" if info.field_name == "exclude_nips" else "include_training_ids"
+        both = sorted(set(excluded) & set(info.data.get(included, ())))
+        if both and included == "include_nips":  # the message never names a NIP (its digits are protected)
+            raise ValueError(f"{len(both)} employee(s) are also in include_nips")
+        if both:
+            raise ValueError(f"{', '.join(both[:3])} also in include_training_ids")
+        return excluded
 
     def planner_options(self) -> PlanOptions:
         """The optimiser's options (the scope and training filters are applied to the candidates already)."""
@@ -116,71 +175,109 @@ class PlanRequest:
         )
 
 
-def _check(ok: bool, name: str, message: str) -> None:
-    if not ok:
-        raise EngineError(f"{name} {message}", field=name)
+class PlanAllocation(TypedDict):
+    nip: str
+    unit_id: str
+    training_id: str
+    title: str
+    expected_gain: float
+    cost_idr: int
+    hours_jp: int
+
+
+PLAN_ALLOCATION_COLUMNS = tuple(PlanAllocation.__annotations__)  # the allocation's columns, in this order
+
+
+class PlanTotals(TypedDict):
+    cost_idr: int
+    expected_gain: float
+    employees: Annotated[int, Field(description="employees given at least one training")]
+    employees_reaching_standard: Annotated[int, Field(description="employees whose expected total gap closes "
+                                                                  "fully")]
+    employees_reaching_20_jp: Annotated[int, Field(description="employees below 20 JP this year who reach it")]
+    budget_left_idr: int
+
+
+class PlanScope(TypedDict):
+    unit_ids: list[str]
+    units: Annotated[int, Field(description="units in scope, sub-units included")]
+    employees: Annotated[int, Field(description="active employees in scope")]
+    employees_with_candidates: int
+    candidates: Annotated[int, Field(description="(employee, training) pairs the optimiser chose from")]
+
+
+class PlanCurvePoint(TypedDict):
+    budget_idr: int
+    expected_gain: float
+    cost_idr: int
+    employees: int
+    employees_reaching_standard: int
+    employees_reaching_20_jp: int
+    status: str
+    optimality_gap: float | None
+    solve_seconds: float
+
+
+def allocation_records(allocations: pd.DataFrame) -> list[PlanAllocation]:
+    """Allocation rows as plain dicts (ints stay ints: JSON and CSV show the same numbers)."""
+    return [PlanAllocation(nip=str(r.nip), unit_id=str(r.unit_id), training_id=str(r.training_id),
+                           title=str(r.title), expected_gain=float(r.expected_gain), cost_idr=int(r.cost_idr),
+                           hours_jp=int(r.hours_jp)) for r in allocations.itertuples(index=False)]
+
+
+def _a_frame(value: Any) -> pd.DataFrame:
+    if not isinstance(value, pd.DataFrame):
+        raise ValueError("allocations must be a DataFrame")
+    return value
+
+
+# The allocation stays a DataFrame in Python (the CLI writes it, the fairness audit joins it); in JSON it
+# is a list of PLAN_ALLOCATION_COLUMNS objects.
+Allocations = Annotated[pd.DataFrame, PlainValidator(_a_frame),
+                        PlainSerializer(allocation_records, return_type=list[PlanAllocation])]
 
 
 @dataclass
 class PlanResponse:
-    """The plan: solver outcome, allocation (PLAN_ALLOCATION_COLUMNS), totals, optional budget curve."""
+    """The plan: solver outcome, the allocation, totals, scope and the optional budget curve."""
 
-    status: str  # training.planner.PLAN_STATUSES; "greedy_fallback" = the time limit hit before a MILP point
+    # The one answer type of plans: `make_plan` returns it, `kompetensi plan` prints and writes it, and it
+    # is the `POST /v1/plans` response model (`body()`: the same JSON, as a dict).
+
+    status: Annotated[str, Field(description="optimal, time_limit (best found, see the gap), greedy_fallback "
+                                             "(the time limit hit before the solver found a solution), empty")]
     model_version: str
     as_of: date
     horizon_months: int
     budget_idr: int
-    objective: float  # total expected gain of the allocation
-    optimality_gap: float | None
+    objective: Annotated[float, Field(description="total expected gain of the allocation (levels)")]
+    optimality_gap: Annotated[float | None, Field(description="relative gap to the solver's bound; null = "
+                                                              "unknown")]
     solve_seconds: float
     time_limit_s: float
-    solver: str  # "highs-milp" or "greedy"
-    allocations: pd.DataFrame
-    totals: dict[str, Any]
-    scope: dict[str, Any]  # unit_ids, units, employees, employees_with_candidates, candidates
-    curve: list[dict[str, Any]] | None = None
-    unmet_include_nips: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    candidates_seconds: float = 0.0
+    solver: Annotated[str, Field(description="highs-milp or greedy")]
+    allocations: Allocations
+    totals: PlanTotals
+    scope: PlanScope
+    unmet_include_nips: list[str]
+    notes: list[str]
+    candidates_seconds: float
+    curve: list[PlanCurvePoint] | None = None
 
     def body(self) -> dict[str, Any]:
-        """The JSON-ready body of `POST /v1/plans` (plain ints, floats and strings)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "allocations"}
-        out["as_of"] = self.as_of
-        out["allocations"] = allocation_records(self.allocations)
-        return out
+        """The JSON-ready body of `POST /v1/plans` (the API's serialisation of this very object)."""
+        body: dict[str, Any] = _plan_json().dump_python(self, mode="json")
+        return body
 
 
-def allocation_records(allocations: pd.DataFrame) -> list[dict[str, Any]]:
-    """Allocation rows as plain dicts (ints stay ints: JSON and CSV show the same numbers)."""
-    return [{"nip": str(r.nip), "unit_id": str(r.unit_id), "training_id": str(r.training_id),
-             "title": str(r.title), "expected_gain": float(r.expected_gain), "cost_idr": int(r.cost_idr),
-             "hours_jp": int(r.hours_jp)} for r in allocations.itertuples(index=False)]
+@cache
+def _plan_json() -> TypeAdapter[PlanResponse]:
+    return TypeAdapter(PlanResponse)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Scope
 # ---------------------------------------------------------------------------------------------------
-def unit_scope(units: pd.DataFrame, unit_ids: Sequence[str]) -> set[str]:
-    """The requested units and all their descendants (children, grandchildren, … via parent_unit_id)."""
-    known = units["unit_id"].astype(str).tolist()
-    known_set = set(known)
-    for i, unit_id in enumerate(unit_ids):
-        if unit_id not in known_set:
-            raise UnknownUnit(f"unknown unit {unit_id}", field=f"unit_ids[{i}]")
-    parents = units["parent_unit_id"] if "parent_unit_id" in units.columns else pd.Series(pd.NA, index=units.index)
-    children: dict[str, list[str]] = {}
-    for child, parent in zip(known, parents.tolist(), strict=True):
-        if parent is not None and not pd.isna(parent):
-            children.setdefault(str(parent), []).append(child)
-    scope: set[str] = set()
-    todo = list(unit_ids)
-    while todo:  # a visited set guards against a (contract-breaking) cycle
-        unit_id = todo.pop()
-        if unit_id not in scope:
-            scope.add(unit_id)
-            todo.extend(children.get(unit_id, ()))
-    return scope
 
 
 def _scope_nips(export: Export, request: PlanRequest) -> list[str]:
@@ -227,7 +324,6 @@ def _empty_candidates() -> pd.DataFrame:
 
 def _zero_gain_pairs(predictor: Any, export: Export, nips: list[str], horizon_months: int) -> pd.DataFrame:
     """Eligible pairs whose gain is noise (≤ the engine's epsilon), as candidates with gain 0, for jp mode."""
-    from training.predictor import jp_this_year
 
     epsilon = float(getattr(predictor, "gain_epsilon", 0.0))
     parts = []
@@ -298,21 +394,14 @@ def _prune(candidates: pd.DataFrame, request: PlanRequest) -> pd.DataFrame:
     return frame[chosen].sort_values(["nip", "training_id"], kind="stable").reset_index(drop=True)
 
 
-def plan_candidates(predictor: Any, export: Export, request: PlanRequest) -> tuple[pd.DataFrame, dict[str, Any]]:
+def plan_candidates(predictor: Any, export: Export, request: PlanRequest) -> tuple[pd.DataFrame, PlanScope]:
     """The pruned candidate pairs (CANDIDATE_COLUMNS) the optimiser sees, and the scope they come from."""
     _check_training_ids(export, request)
     nips = _scope_nips(export, request)
-    scope: dict[str, Any] = {"unit_ids": list(request.unit_ids), "employees": len(nips)}
-    if request.unit_ids:
-        scope["units"] = len(unit_scope(export["units"], request.unit_ids))
-    else:
-        scope["units"] = int(export["units"]["unit_id"].nunique())
     if nips:
         pool = predictor.candidates(export, nips, top_k=None, horizon_months=request.horizon_months)
         pool = pool[list(CANDIDATE_COLUMNS)]
         if request.jp_priority:
-            from training.predictor import jp_this_year
-
             jp = jp_this_year(export, export.exported_on)
             below = [n for n in nips if jp.get(n, 0.0) < JP_RIGHT_PER_YEAR]
             if below:
@@ -321,9 +410,14 @@ def plan_candidates(predictor: Any, export: Export, request: PlanRequest) -> tup
     else:
         pool = _empty_candidates()
     candidates = _prune(pool, request) if len(pool) else pool
-    scope["employees_with_candidates"] = int(candidates["nip"].nunique()) if len(candidates) else 0
-    scope["candidates"] = int(len(candidates))
-    return candidates, scope
+    units = export["units"]
+    return candidates, PlanScope(
+        unit_ids=list(request.unit_ids),
+        units=len(unit_scope(units, request.unit_ids)) if request.unit_ids else int(units["unit_id"].nunique()),
+        employees=len(nips),
+        employees_with_candidates=int(candidates["nip"].nunique()) if len(candidates) else 0,
+        candidates=int(len(candidates)),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,36 +448,30 @@ def make_plan(predictor: Any, export: Export, request: PlanRequest) -> PlanRespo
         "cost_idr": alloc["cost_idr"].to_numpy(np.int64),
         "hours_jp": alloc["hours_jp"].to_numpy(np.int64),
     }, columns=list(PLAN_ALLOCATION_COLUMNS))
-    totals = {k: (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in result.totals.items()}
-    totals["budget_left_idr"] = int(request.budget_idr) - int(totals["cost_idr"])
+    totals = result.totals
     return PlanResponse(
         status=result.status, model_version=str(predictor.model_version), as_of=export.exported_on,
         horizon_months=int(request.horizon_months), budget_idr=int(request.budget_idr),
-        objective=float(result.objective), optimality_gap=_finite(result.optimality_gap),
+        objective=float(result.objective), optimality_gap=finite(result.optimality_gap),
         solve_seconds=float(result.solve_seconds), time_limit_s=float(request.time_limit_s), solver=result.solver,
-        allocations=allocations, totals=totals, scope=scope, curve=curve,
-        unmet_include_nips=list(result.unmet_include_nips), notes=list(result.notes),
+        allocations=allocations,
+        totals=PlanTotals(
+            cost_idr=int(totals["cost_idr"]), expected_gain=float(totals["expected_gain"]),
+            employees=int(totals["employees"]), employees_reaching_standard=int(totals["employees_reaching_standard"]),
+            employees_reaching_20_jp=int(totals["employees_reaching_20_jp"]),
+            budget_left_idr=int(request.budget_idr) - int(totals["cost_idr"])),
+        scope=scope, curve=curve, unmet_include_nips=list(result.unmet_include_nips), notes=list(result.notes),
         candidates_seconds=candidates_seconds,
     )
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
-def _curve_point(point: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("budget_idr", "expected_gain", "cost_idr", "employees", "employees_reaching_standard",
-            "employees_reaching_20_jp", "status", "optimality_gap", "solve_seconds")
-    out: dict[str, Any] = {}
-    for key in keys:
-        value = point.get(key)
-        if isinstance(value, (bool, str)) or value is None:
-            out[key] = value
-        elif isinstance(value, (int, np.integer)):
-            out[key] = int(value)
-        else:
-            out[key] = _finite(float(value))
-    return out
+def _curve_point(point: Mapping[str, Any]) -> PlanCurvePoint:
+    return PlanCurvePoint(
+        budget_idr=int(point["budget_idr"]), expected_gain=float(point["expected_gain"]),
+        cost_idr=int(point["cost_idr"]), employees=int(point["employees"]),
+        employees_reaching_standard=int(point["employees_reaching_standard"]),
+        employees_reaching_20_jp=int(point["employees_reaching_20_jp"]), status=str(point["status"]),
+        optimality_gap=finite(point["optimality_gap"]), solve_seconds=float(point["solve_seconds"]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -392,16 +480,11 @@ def _curve_point(point: Mapping[str, Any]) -> dict[str, Any]:
 def audit_inputs(request: PlanRequest) -> str:
     """Compact JSON of the request for the audit log: NIP lists are recorded as counts only."""
     inputs: dict[str, Any] = {}
-    for f in fields(request):
-        value = getattr(request, f.name)
-        if f.name in ("include_nips", "exclude_nips"):
-            inputs[f"{f.name}_count"] = len(value)
-        elif isinstance(value, tuple):
-            inputs[f.name] = list(value)
-        elif isinstance(value, Mapping):
-            inputs[f.name] = dict(sorted(value.items()))
+    for name, value in request.model_dump(mode="json").items():
+        if name in ("include_nips", "exclude_nips"):
+            inputs[f"{name}_count"] = len(value)
         else:
-            inputs[f.name] = value
+            inputs[name] = value
     return json.dumps(inputs, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
@@ -411,60 +494,9 @@ def write_allocations(response: PlanResponse, path: Path) -> Path:
     if suffix not in (".csv", ".parquet"):
         raise EngineError(f"--out must end in .csv or .parquet, not {path.suffix or '(none)'}", field="out")
     frame = response.allocations.assign(model_version=response.model_version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     if suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
-    return path
-
-
-def plan_from_store(request: PlanRequest, *, settings: Settings | None = None, audit: bool = True,
-                    key_id: str = "cli") -> PlanResponse:
-    """`kompetensi plan`: the champion bundle and the current store snapshot (as the server loads them),
-    `make_plan`, and an audit record (route "kompetensi plan") with the inputs and the model version."""
-    from features.settings import get_settings
-    from features.store import get_engine, load_snapshot
-    from serving.bundle import load_champion
-
-    settings = settings or get_settings()
-    started = time.perf_counter()
-    loaded = load_champion(settings.models_dir)
-    predictor: Any = loaded.bundle
-    if isinstance(getattr(predictor, "metadata", None), dict) and not predictor.metadata.get("model_version"):
-        predictor.metadata["model_version"] = str(loaded.version)  # as the server names an unregistered bundle
-    export = load_snapshot(get_engine(settings.store_url)).without_protected()
-    status = 500
-    response: PlanResponse | None = None
-    try:
-        response = make_plan(predictor, export, request)
-        status = 200
-        return response
-    except EngineError as exc:
-        status = int(getattr(exc, "status", 422))
-        raise
-    finally:
-        if audit:
-            _record_cli_audit(settings, request, str(predictor.model_version), status,
-                              time.perf_counter() - started, key_id,
-                              response.scope["employees"] if response is not None else None)
-
-
-def _record_cli_audit(settings: Settings, request: PlanRequest, model_version: str, status: int, seconds: float,
-                      key_id: str, employees: int | None) -> None:
-    from datetime import UTC, datetime
-
-    from features.store import get_engine
-    from serving.audit import AuditLog, AuditRecord
-
-    log = AuditLog(lambda: get_engine(settings.store_url))
-    log.record(AuditRecord(at=datetime.now(UTC), key_id=key_id, method="CLI", route=AUDIT_ROUTE_CLI, nip=None,
-                           nips_count=employees, model_version=model_version, status=status,
-                           latency_ms=round(seconds * 1000, 3), inputs=audit_inputs(request)))
-    log.flush(timeout=10.0)
-    log.close()
+        return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.6g"))
 
 
 def parse_ids(values: Iterable[str] | None) -> tuple[str, ...]:

@@ -35,12 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMRegressor
+from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted
 
 from features.constants import LEVEL_MAX, LEVEL_MIN
 from features.pit import CATEGORICAL_FEATURES, MONOTONE, NUMERIC_FEATURES
@@ -109,6 +113,16 @@ def float_matrix(frame: pd.DataFrame) -> np.ndarray:
         return frame.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):  # nullable dtypes holding pd.NA
         return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def require_frame(X: Any, owner: str) -> pd.DataFrame:
+    """`X` when it is a DataFrame; the models read the business features by name, so an array (dense or
+    sparse) is refused with a TypeError that says so."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    kind = "a sparse matrix (sparse input is not supported)" if sparse.issparse(X) else type(X).__name__
+    raise TypeError(f"{owner} takes a pandas DataFrame of named business features (features.pit."
+                    f"build_features), not {kind}")
 
 
 def _is_missing(value: Any) -> bool:
@@ -239,7 +253,31 @@ def _quantile(values: np.ndarray, level: float) -> float:
     return float(np.sort(values)[k - 1])
 
 
-class GapModel(RegressorMixin, BaseEstimator):
+class _LevelRegressor(RegressorMixin):
+    """A regressor of the level whose `predict` gives the level with its interval (PREDICTION_COLUMNS).
+
+    scikit-learn conventions (https://scikit-learn.org/stable/developers/develop.html): `__init__` stores
+    the parameters, `fit(X, y, calib_features=None, calib_target=None)` learns attributes ending in `_`
+    and returns self; `score` is R² of the predicted level. X is a DataFrame of `features.pit` business
+    features (text categoricals, NaN where history is missing), not a numeric array.
+    """
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing history features are NaN
+        tags.input_tags.string = True  # the categorical features are text
+        return tags
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """predicted_level, lower, upper, index aligned with `features` (each model has its own)."""
+        raise NotImplementedError
+
+    def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
+        """R² of the predicted level (`predict(X)["predicted_level"]`) against `y`."""
+        return float(r2_score(y, self.predict(X)["predicted_level"], sample_weight=sample_weight))
+
+
+class GapModel(_LevelRegressor, BaseEstimator):
     """Predicted level at the horizon = clip(current level + LightGBM(features)), with CQR intervals."""
 
     def __init__(self, seed: int = 0, n_estimators: int = 300, learning_rate: float = 0.06,
@@ -288,12 +326,14 @@ class GapModel(RegressorMixin, BaseEstimator):
         return ([c for c in CATEGORICAL_FEATURES if c not in self.exclude],
                 [c for c in NUMERIC_FEATURES if c not in self.exclude])
 
-    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+    def fit(self, X: pd.DataFrame, y: pd.Series, calib_features: pd.DataFrame | None = None,
             calib_target: pd.Series | None = None) -> GapModel:
-        """Fit the point model on all rows, the quantile models on `features`, and calibrate the interval on
-        the calibration rows (later in time); without them, a seeded 20% of the rows is held out."""
+        """Fit the point model on all rows, the quantile models on `X` (features, target `y`), and calibrate
+        the interval on the calibration rows (later in time); without them, a seeded 20% of the rows is
+        held out. Returns self."""
         self.__dict__.pop("_fast_path", None)  # derived from the pipelines about to be refitted
-        y = np.asarray(target, dtype=np.float64)
+        features = require_frame(X, "GapModel")
+        y = np.asarray(y, dtype=np.float64)
         if calib_features is None or calib_target is None:
             rng = np.random.default_rng(self.seed)
             held = rng.random(len(features)) < 0.2
@@ -341,15 +381,17 @@ class GapModel(RegressorMixin, BaseEstimator):
 
     def set_threads(self, n_jobs: int) -> GapModel:
         """Use `n_jobs` threads from now on (serving: 1) in every fitted LightGBM model; returns self."""
-        self.n_jobs = n_jobs
+        self.set_params(n_jobs=n_jobs)
         for pipeline in (self.point_, self.lower_, self.upper_):
             pipeline.set_params(model__n_jobs=n_jobs)
         return self
 
     # -- prediction ------------------------------------------------------------------------------
     def _fast(self) -> _FastPath:
+        """The look-ups of the fitted pipelines: a private cache (never pickled), built on first use."""
         fast = self.__dict__.get("_fast_path")
         if fast is None:  # a race only builds it twice: the result is the same
+            check_is_fitted(self, ("point_", "lower_", "upper_"))
             fast = self._fast_path = _FastPath.of(self)
         return fast
 
@@ -441,27 +483,31 @@ def _band_frame(point: np.ndarray, features: pd.DataFrame, quantiles: dict[bool,
     }, index=features.index)
 
 
-class CarryForward(RegressorMixin, BaseEstimator):
+class CarryForward(_LevelRegressor, BaseEstimator):
     """The current level carried forward; interval from the empirical residual quantiles."""
 
     def __init__(self, coverage: float = 0.8) -> None:
         self.coverage = coverage
 
-    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+    def fit(self, X: pd.DataFrame, y: pd.Series, calib_features: pd.DataFrame | None = None,
             calib_target: pd.Series | None = None) -> CarryForward:
-        x, y = (features, target) if calib_features is None else (calib_features, calib_target)
-        residual = np.asarray(y, dtype=np.float64) - x[ANCHOR].to_numpy(np.float64)
+        X = require_frame(X, "CarryForward")
+        x, target = (X, y) if calib_features is None else (calib_features, calib_target)
+        residual = np.asarray(target, dtype=np.float64) - x[ANCHOR].to_numpy(np.float64)
         self.quantiles_ = _residual_quantiles(residual, x[THIN].to_numpy() > 0.5, self.coverage)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
+        check_is_fitted(self, "quantiles_")
         return _band_frame(features[ANCHOR].to_numpy(np.float64), features, self.quantiles_)
 
 
 LINEAR_FEATURES = ("current_level", "level_age_months", "horizon_months", "never_assessed")
 
 
-class PerCompetencyLinear(RegressorMixin, BaseEstimator):
+class PerCompetencyLinear(_LevelRegressor, BaseEstimator):
     """One linear regression per competency on current level, its age, the horizon and never-assessed;
     competencies with fewer than `min_rows` rows share a pooled regression."""
 
@@ -475,20 +521,25 @@ class PerCompetencyLinear(RegressorMixin, BaseEstimator):
                                   list(LINEAR_FEATURES))], verbose_feature_names_out=False)
         return Pipeline([("features", pre.set_output(transform="pandas")), ("model", LinearRegression())])
 
-    def fit(self, features: pd.DataFrame, target: pd.Series, calib_features: pd.DataFrame | None = None,
+    def fit(self, X: pd.DataFrame, y: pd.Series, calib_features: pd.DataFrame | None = None,
             calib_target: pd.Series | None = None) -> PerCompetencyLinear:
-        y = pd.Series(np.asarray(target, dtype=np.float64), index=features.index)
-        self.pooled_ = self._pipeline().fit(features, y)
-        self.models_: dict[str, Pipeline] = {}
+        features = require_frame(X, "PerCompetencyLinear")
+        target = pd.Series(np.asarray(y, dtype=np.float64), index=features.index)
+        self.pooled_ = self._pipeline().fit(features, target)
+        models: dict[str, Pipeline] = {}
         for comp, rows in features.groupby("competency_id", sort=True, observed=True):
             if len(rows) >= self.min_rows:
-                self.models_[str(comp)] = self._pipeline().fit(rows, y.loc[rows.index])
-        x, yy = (features, y) if calib_features is None else (calib_features, calib_target)
+                models[str(comp)] = self._pipeline().fit(rows, target.loc[rows.index])
+        self.models_ = models
+        x, yy = (features, target) if calib_features is None else (calib_features, calib_target)
         residual = np.asarray(yy, dtype=np.float64) - self._point(x)
         self.quantiles_ = _residual_quantiles(residual, x[THIN].to_numpy() > 0.5, self.coverage)
+        self.n_features_in_ = features.shape[1]
+        self.feature_names_in_ = np.asarray(features.columns, dtype=object)
         return self
 
     def _point(self, features: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, ("pooled_", "models_"))
         point = pd.Series(self.pooled_.predict(features), index=features.index)
         for comp, rows in features.groupby("competency_id", sort=False, observed=True):
             model = self.models_.get(str(comp))

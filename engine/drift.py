@@ -31,8 +31,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.explain import LABELS
 from features.constants import DEFAULT_HORIZON_MONTHS
 from features.export import Export
+from features.pit import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    PLAN_FEATURES,
+    PitIndex,
+    build_features,
+    prediction_queries,
+)
 
 PSI_WARNING = 0.1
 PSI_ALERT = 0.25
@@ -56,7 +65,6 @@ def status_of(psi: float) -> str:
 
 def drift_features() -> tuple[list[str], list[str]]:
     """(categorical, numeric) features whose drift is measured."""
-    from features.pit import CATEGORICAL_FEATURES, NUMERIC_FEATURES, PLAN_FEATURES
 
     skip = set(PLAN_FEATURES) | set(_CONSTANT_FEATURES)
     return ([f for f in CATEGORICAL_FEATURES if f not in skip], [f for f in NUMERIC_FEATURES if f not in skip])
@@ -121,7 +129,6 @@ def scoring_population(export: Export, gap_model: Any, *, as_of: date | None = N
                        max_employees: int = MAX_EMPLOYEES, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """(features, predicted levels) of the prediction queries of `export` as of `as_of` (default: its
     export date), empty plan; at most `max_employees` active employees (seeded sample)."""
-    from features.pit import PitIndex, build_features, prediction_queries
 
     public = export.without_protected()
     index = PitIndex.build(public)
@@ -173,7 +180,6 @@ _STATUS_WORDS = {"ok": ("aman", "ok"), "warning": ("peringatan", "warning"), "al
 def _label(feature: str, lang: str) -> str:
     if feature == PREDICTION:
         return "Level terprediksi (keluaran model)" if lang == "id" else "Predicted level (model output)"
-    from training.explain import LABELS
 
     entry = LABELS.get(feature)
     if entry is None:
@@ -307,26 +313,3 @@ def drift_report(export_current: Export, predictor: Any, *, reference: Export | 
                "rows": int(len(features))}
     version = str(getattr(predictor, "metadata", {}).get("model_version") or "")
     return DriftReport(table, pred_psi, meta, current, version, notes)
-
-
-def run_drift(version: str | None = None, *, export: Export | None = None) -> DriftReport:
-    """`kompetensi drift`: the champion under models/ (or `version` from the registry) against the
-    current store snapshot."""
-    from features.settings import get_settings
-    from features.store import load_snapshot
-
-    export = export if export is not None else load_snapshot()
-    if version is None:
-        from serving.bundle import BundleError, load_champion
-
-        try:
-            predictor = load_champion(get_settings().models_dir).bundle
-        except BundleError:
-            from training.registry import load_bundle
-
-            predictor = load_bundle(None)[1]  # nothing promoted yet: the latest registered version
-    else:
-        from training.registry import load_bundle
-
-        predictor = load_bundle(version)[1]
-    return drift_report(export, predictor, seed=get_settings().seed)

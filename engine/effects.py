@@ -44,17 +44,20 @@ at a fraction of the cost for a request's few hundred rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted
 
+from engine.gap_model import booster_threads, float_matrix, require_frame
 from features.constants import COMPETENCY_KINDS
 from features.export import Export
 from features.pit import CATEGORICAL_FEATURES, HISTORY_FEATURES, PLAN_FEATURES, PitIndex, plan_features
-from training.gap_model import booster_threads, float_matrix
 
 # What describes the training relative to the employee (the "W" of the X-learner).
 TREATMENT_FEATURES: tuple[str, ...] = (
@@ -212,42 +215,55 @@ def counterfactual_plan_features(index: PitIndex, features: pd.DataFrame, seed: 
     return out.drop(columns=["competency_id"])
 
 
-@dataclass
-class XLearnerEffect:
+class XLearnerEffect(BaseEstimator):
     """The X-learner of the module docstring; `fit` then `effect` (τ with an 80% interval).
 
+    A scikit-learn estimator: `__init__` stores the parameters, `fit` learns `model_`, `members_` (the
+    bootstrap refits), `diagnostics_`, `effect_features_`, `n_features_in_` and `feature_names_in_`.
     `blend="treated"` (default) fits the final stage on the treated side's imputed effects D1 only;
     `blend="x"` adds the untreated side's D0 with the X-learner's propensity blend. `moderators=False`
     (default) leaves the employee moderators out of the final stage, keeping the horizon.
+    `final_params` overrides the final stage's LightGBM parameters.
     """
-
-    seed: int = 0
-    n_bootstrap: int = 8
-    n_folds: int = 3
-    blend: str = "treated"
-    moderators: bool = False
-    final_params: dict[str, Any] = field(default_factory=dict)
-    model_: lgb.LGBMRegressor | None = None
-    members_: list[lgb.LGBMRegressor] = field(default_factory=list)
-    diagnostics_: dict[str, float] = field(default_factory=dict)
 
     name = "x_learner"
 
-    def fit(self, features: pd.DataFrame, target: np.ndarray, groups: np.ndarray,
+    def __init__(self, seed: int = 0, n_bootstrap: int = 8, n_folds: int = 3, blend: str = "treated",
+                 moderators: bool = False, final_params: dict[str, Any] | None = None) -> None:
+        self.seed = seed
+        self.n_bootstrap = n_bootstrap
+        self.n_folds = n_folds
+        self.blend = blend
+        self.moderators = moderators
+        self.final_params = final_params
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing history features are NaN; LightGBM handles them
+        tags.input_tags.string = True  # competency_kind and the categorical features are text
+        tags.target_tags.required = True
+        return tags
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None,
             counterfactual: pd.DataFrame | None = None, progress: Progress | None = None) -> XLearnerEffect:
-        """Fit on training pairs: `features` from `build_features` (with each pair's plan, and its course
-        features: `with_courses`), `target` the later level, `groups` the employee of each row (folds and
-        bootstrap resample employees), and for `blend="x"` `counterfactual`, the plan and course features
-        of one training each row could have taken (`counterfactual_plan_features`)."""
+        """Fit on training pairs: `X` from `build_features` (with each pair's plan, and its course
+        features: `with_courses`), `y` the later level, `groups` the employee of each row (folds and
+        bootstrap resample employees; default: every row its own group), and for `blend="x"`
+        `counterfactual`, the plan and course features of one training each row could have taken
+        (`counterfactual_plan_features`). Returns self."""
         if self.blend not in ("treated", "x"):
             raise ValueError(f"blend must be 'treated' or 'x', not {self.blend!r}")
+        features = require_frame(X, "XLearnerEffect")
         say = progress or (lambda _m: None)
-        y = np.asarray(target, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
         t = treated(features)
-        groups = np.asarray(groups)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if t.sum() < 50 or (~t).sum() < 50:
             raise NotEnoughHistory(f"too few treated ({t.sum()}) or untreated ({(~t).sum()}) pairs for an "
                                    "X-learner")
+        self.n_features_in_ = features.shape[1]
+        self.feature_names_in_ = np.asarray(features.columns, dtype=object)
+        self.effect_features_ = self.feature_names
         categories = {c: sorted(features[c].astype("str").unique()) for c in CATEGORICAL_FEATURES}
         x = _nuisance_matrix(features, categories)
 
@@ -310,18 +326,19 @@ class XLearnerEffect:
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        """The final stage's inputs: EFFECT_FEATURES, without the moderators (but the horizon) by default."""
+        """The final stage's inputs the parameters ask for: EFFECT_FEATURES, without the moderators (but the
+        horizon) by default. A fitted model uses the ones it was fitted with, `effect_features_`."""
         if self.moderators:
             return EFFECT_FEATURES
         return tuple(f for f in EFFECT_FEATURES if f not in MODERATOR_FEATURES or f == "horizon_months")
 
     def _z(self, features: pd.DataFrame) -> pd.DataFrame:
-        return effect_matrix(features)[list(self.feature_names)]
+        return effect_matrix(features)[list(self.effect_features_)]
 
     def _z_matrix(self, rows: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
         """`self._z(rows[keep])` as a float64 matrix, read column by column from `rows` (same values:
         plain columns as float64, absent course features NaN, the competency kind one-hot)."""
-        names = self.feature_names
+        names = self.effect_features_
         where = {name: i for i, name in enumerate(rows.columns)}
         absent = [n for n in names if n not in where and n not in KIND_FEATURES and n not in COURSE_FEATURES]
         if absent:
@@ -343,14 +360,14 @@ class XLearnerEffect:
         which Z never has, still goes through its DataFrame)."""
         booster = model.booster_
         if booster.pandas_categorical:
-            return model.predict(pd.DataFrame(z, columns=list(self.feature_names)))
-        return booster.predict(z, num_threads=booster_threads(model.n_jobs))
+            return np.asarray(model.predict(pd.DataFrame(z, columns=list(self.effect_features_))))
+        return np.asarray(booster.predict(z, num_threads=booster_threads(model.n_jobs)))
 
     def _final(self, seed: int) -> lgb.LGBMRegressor:
-        constraints = [EFFECT_MONOTONE.get(name, 0) for name in self.feature_names]
+        constraints = [EFFECT_MONOTONE.get(name, 0) for name in self.effect_features_]
         params = _lgb_params(seed, n_estimators=150, num_leaves=15, min_child_samples=200,
                              monotone_constraints=constraints, monotone_constraints_method="advanced")
-        params.update(self.final_params)
+        params.update(self.final_params or {})
         return lgb.LGBMRegressor(**params)
 
     def effect(self, plan_rows: pd.DataFrame, base_rows: pd.DataFrame | None = None,
@@ -359,8 +376,7 @@ class XLearnerEffect:
         """(τ, lower, upper) for `build_features` rows carrying a plan; τ ≥ 0 and 0 where the plan targets
         nothing of the row's competency. The rows without the plan are not needed (the S-learner's are).
         With `interval=False` the bootstrap members are skipped (batch work) and lower = upper = τ."""
-        if self.model_ is None:
-            raise RuntimeError("XLearnerEffect is not fitted")
+        check_is_fitted(self, "model_")
         n = len(plan_rows)
         tau, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
         aims = treated(plan_rows)
@@ -382,24 +398,64 @@ class XLearnerEffect:
         return tau, lo, hi
 
 
-@dataclass
-class SLearnerEffect:
+class SLearnerEffect(BaseEstimator):
     """τ = level(plan) − level(∅) from the forecasting model itself (a `GapModel`, fitted with the plan
     features). The interval is the change of the model's own interval ends: [min, max] of
     (lower(plan) − lower(∅), upper(plan) − upper(∅)), widened to contain τ.
+
+    The level model is given fitted and the S-learner learns nothing of its own, so it is ready as soon
+    as it is made (as `sklearn.frozen.FrozenEstimator` makes a fitted estimator ready): `fit` only checks
+    that the level model is fitted, and returns self. `clone` clones the level model, as it does every
+    estimator parameter, so a clone is unfitted, unless the level model is wrapped in
+    `FrozenEstimator(level_model)`, whose clone is itself.
     """
 
-    level_model: Any = None
-
     name = "s_learner"
+
+    def __init__(self, level_model: Any = None) -> None:
+        self.level_model = level_model
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # usable as made: the level model is fitted already
+        tags.no_validation = True  # fit ignores X: the level model validates the rows it predicts
+        tags.target_tags.required = False
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted when it holds a fitted level model (any object with `predict` counts as fitted, unless
+        it is an unfitted scikit-learn estimator)."""
+        if self.level_model is None:
+            return False
+        if not hasattr(self.level_model, "fit"):
+            return True
+        try:
+            check_is_fitted(self.level_model)
+        except NotFittedError:
+            return False
+        return True
+
+    def fit(self, X: Any = None, y: Any = None, **fit_params: Any) -> SLearnerEffect:
+        """Nothing to learn: checks that the level model is there and fitted; returns self."""
+        if self.level_model is None:
+            raise ValueError("SLearnerEffect needs a fitted level model")
+        self._require_level_model()
+        return self
+
+    def _require_level_model(self) -> None:
+        # check_is_fitted(self) would pass whatever the level model: the tags say no fit is required.
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("SLearnerEffect needs a fitted level model (FrozenEstimator(model) keeps a "
+                                 "fitted one through clone)")
 
     def effect(self, plan_rows: pd.DataFrame, base_rows: pd.DataFrame | None = None,
                base_prediction: pd.DataFrame | None = None, interval: bool = True
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(τ, lower, upper) for rows with a plan, given the same rows with the empty plan (or their
         prediction, to save one predict); the interval comes with the point at no extra cost."""
-        if self.level_model is None:
-            raise RuntimeError("SLearnerEffect has no level model")
+        self._require_level_model()
         if base_prediction is None:
             if base_rows is None:
                 raise ValueError("SLearnerEffect needs the rows without the plan or their prediction")

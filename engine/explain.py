@@ -1,7 +1,7 @@
 """Explanations in words: business labels, value formats and sentences in Indonesian and English.
 
 `render` turns one row of `GapModel.explain(...).contributions` plus the matching row of
-`features.pit.build_features` into `[{feature, value, contribution, text}]` (training.results.Contribution),
+`features.pit.build_features` into `[{feature, value, contribution, text}]` (engine.results.Contribution),
 sorted by |contribution|; `evidence` lists the assessments a prediction used. Indonesian numbers use a
 decimal comma ("2,4"), English a decimal point. Every model feature has a label here (a test checks it),
 so no raw column name ever reaches a person.
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.gap_model import SCALE_BOUND
 from features.constants import ASSESSMENT_VALID_YEARS, EDUCATIONS, PNS_GRADES
 from features.export import Export
 from features.pit import NO_BAND_DISTANCE, PitIndex, assessment_records
-from training.gap_model import SCALE_BOUND
 
 Lang = str  # "id" (default) or "en"
 NEGLIGIBLE = 0.005  # |contribution| below this reads as "almost no effect"
@@ -90,7 +90,7 @@ def _current_level(x: float, lang: Lang, row: Mapping[str, Any]) -> str:
     if source != "assessed":
         return f"{_level(x, lang)} ({FALLBACKS.get(source, FALLBACKS['competency'])[_i(lang)]})"
     method = METHODS.get(str(row.get("current_method")), METHODS["lainnya"])[_i(lang)]
-    age = row.get("level_age_months")
+    age: Any = row.get("level_age_months")
     ago = "" if _missing(age) else (", " + (f"{int(round(age))} bulan lalu" if lang != "en"
                                             else f"{int(round(age))} months ago"))
     return f"{_level(x, lang)} ({method}{ago})"
@@ -249,7 +249,7 @@ def format_value(feature: str, row: Mapping[str, Any], lang: Lang = "id") -> str
         return str(row.get("competency_name", row.get(feature)))
     if feature in (SCALE_BOUND, OTHERS):
         return formatter(0.0, lang)
-    value = row.get(feature)
+    value: Any = row.get(feature)
     if feature == "current_level":
         return _current_level(float(value), lang, row)
     if feature in _TEXT_VALUES:
@@ -299,7 +299,7 @@ def render(explanation_row: pd.Series, feature_values_row: Mapping[str, Any], la
 def evidence(source: Export | PitIndex, nip: str, competency_id: str, as_of: date,
              lang: Lang = "id") -> list[dict[str, Any]]:
     """The assessments a prediction used, newest first: `{kind, text, date, detail: {method, level}}`
-    (training.results.Evidence)."""
+    (engine.results.Evidence)."""
     index = source if isinstance(source, PitIndex) else PitIndex.build(source)
     items = []
     for day, method_id, level in assessment_records(index, nip, competency_id, as_of):

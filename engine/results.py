@@ -1,0 +1,204 @@
+"""The engine's answers (INTERFACES.md "Core bodies"): the one definition of each, for every surface.
+
+The engine builds them, the CLI and the planner read them, and the API returns them as they are: each is
+the FastAPI `response_model` of its route, so /openapi.json documents these classes (the descriptions in
+the `Field(...)` annotations) and pydantic writes an instance straight to JSON — no copy into another
+shape on the way.
+
+Plain (stdlib) dataclasses on purpose: a gaps answer holds ~3,000 values, and building dataclasses costs
+no validation on the hot path; pydantic does not re-validate a dataclass instance it is handed, it only
+serialises it. So the engine puts plain Python values in them (`float`, `int`, `str`, `date`, None, never
+numpy scalars), and a missing or non-finite number as None (`features.values.finite`); should a NaN slip
+through, pydantic writes it as JSON null (its `ser_json_inf_nan` default), never as an invalid `NaN`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import Field
+
+
+@dataclass
+class Contribution:
+    """One feature's share of a predicted level."""
+
+    feature: Annotated[str, Field(description="business name, e.g. \"Level Komunikasi terakhir\" (never a "
+                                              "column name)")]
+    value: Annotated[str, Field(description="the feature's value as shown to a person, e.g. \"2,4 (assessment "
+                                            "center, 14 bulan lalu)\"")]
+    contribution: Annotated[float, Field(description="in levels; base_value + Σ contribution == "
+                                                     "predicted_level (1e-6)")]
+    text: Annotated[str, Field(description="one sentence in the requested language")]
+
+
+@dataclass
+class Evidence:
+    """Something a prediction rests on: an assessment it used, or a warning that evidence is thin."""
+
+    kind: Annotated[str, Field(description="assessment, thin_evidence, …")]
+    text: str
+    date: dt.date | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Explanation:
+    base_value: Annotated[float, Field(description="the model's starting point, in levels")]
+    contributions: list[Contribution]
+    evidence: list[Evidence]
+
+
+@dataclass
+class CompetencyGap:
+    competency_id: str
+    name: str
+    required_level: Annotated[int, Field(description="the position's standard")]
+    current_level: Annotated[float | None, Field(description="the latest assessed level on or before the as-of "
+                                                             "date; null if never assessed")]
+    predicted_level: Annotated[float, Field(description="expected assessed level at the horizon")]
+    lower: Annotated[float, Field(description="80% prediction interval, lower end")]
+    upper: Annotated[float, Field(description="80% prediction interval, upper end")]
+    gap: Annotated[float, Field(description="max(0, required_level − predicted_level)")]
+    jpm: Annotated[float, Field(description="job-person match in %: predicted level / required level × 100")]
+    jpm_band: Annotated[str, Field(description="memenuhi_syarat, masih_memenuhi_syarat or kurang_memenuhi_syarat")]
+    thin_evidence: Annotated[bool, Field(description="few or stale assessments: the prediction is less certain")]
+    explanation: Explanation | None
+
+
+@dataclass
+class EmployeeGaps:
+    """Per required competency: current, predicted level with interval, required level, gap, explanation."""
+
+    nip: Annotated[str, Field(description="the employee's NIP (`inline` for an employee sent inline)")]
+    model_version: str
+    as_of: dt.date
+    horizon_months: int
+    position_id: Annotated[str, Field(description="the position whose standard the gaps are measured against")]
+    total_gap: Annotated[float, Field(description="the sum of the gaps")]
+    competencies: list[CompetencyGap]
+
+
+@dataclass
+class GapClosed:
+    competency_id: str
+    gap_before: float
+    gap_after: float
+
+
+@dataclass
+class TrainingEvidence:
+    participants: Annotated[int, Field(description="comparable past participants who completed the training")]
+    mean_observed_change: Annotated[float | None, Field(description="their mean observed level change, before → "
+                                                                    "after")]
+
+
+@dataclass
+class Recommendation:
+    rank: Annotated[int, Field(description="1 = the highest expected gain")]
+    training_id: str
+    title: str
+    format: str
+    provider: str
+    expected_gain: Annotated[float, Field(description="total gap with the empty plan − total gap with this "
+                                                      "training (levels)")]
+    lower: float
+    upper: float
+    cost_idr: int
+    hours_jp: int
+    closes: list[GapClosed]
+    reasons: list[str]
+    evidence: TrainingEvidence
+    thin_evidence: bool
+
+
+@dataclass
+class EmployeeRecommendations:
+    """Eligible trainings ranked by expected gain, with the gaps they close, cost, JP, reasons, evidence."""
+
+    nip: str
+    model_version: str
+    as_of: dt.date
+    horizon_months: int
+    total_gap: float
+    items: list[Recommendation]
+    message: Annotated[str | None, Field(description="e.g. \"no gap to close\", in the requested language")] = None
+
+
+@dataclass
+class CompetencyDelta:
+    competency_id: str
+    predicted_level_change: float
+    gap_change: float
+
+
+@dataclass
+class WhatIf:
+    """Baseline (empty plan, own position) against the scenario, per competency and in total."""
+
+    nip: str
+    model_version: str
+    baseline: EmployeeGaps
+    scenario: EmployeeGaps
+    delta: list[CompetencyDelta]
+    total_gap_before: float
+    total_gap_after: float
+    summary: Annotated[list[str], Field(description="what changed, as sentences")]
+
+
+@dataclass
+class UnitSummaryCompetency:
+    competency_id: str
+    name: str
+    employees: Annotated[int, Field(description="employees whose position requires it")]
+    mean_gap: float
+    share_below_standard: Annotated[float, Field(description="share of them predicted below the standard")]
+
+
+@dataclass
+class UnitSummary:
+    """A unit's (with its sub-units') gaps, JPM bands, JP compliance and most useful trainings."""
+
+    unit_id: str
+    name: str
+    model_version: str
+    as_of: dt.date
+    horizon_months: int
+    employees: int
+    competencies: list[UnitSummaryCompetency]
+    gap_by_position_type: Annotated[list[dict[str, Any]], Field(description="{position_type, competency_id, "
+                                                                            "mean_gap}")]
+    jpm_bands: Annotated[dict[str, int], Field(description="band → number of employees (by mean JPM over "
+                                                           "required competencies)")]
+    jp_compliance: Annotated[dict[str, Any], Field(description="{year, employees_meeting_20_jp, share}")]
+    top_trainings: Annotated[list[dict[str, Any]], Field(description="{training_id, title, "
+                                                                     "employees_recommended, "
+                                                                     "total_expected_gain}")]
+
+
+class EngineError(Exception):
+    """A request the engine cannot answer because of its input (the API maps these to 404 / 422)."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownEmployee(EngineError):
+    status = 404
+
+
+class UnknownTraining(EngineError):
+    status = 404
+
+
+class UnknownPosition(EngineError):
+    status = 404
+
+
+class UnknownUnit(EngineError):
+    status = 404

@@ -1,0 +1,5 @@
+"""`python -m kompetensi` = `kompetensi`."""
+
+from kompetensi.cli import main
+
+main()
