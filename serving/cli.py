@@ -1,35 +1,26 @@
-"""The serving side of the `kompetensi` command line: `serve`, `keys create` and `plan`.
-
-`kompetensi plan` answers as `POST /v1/plans` does (the champion bundle, the current store snapshot,
-`engine.plans.make_plan`) and is audited like an API call (route "kompetensi plan").
-"""
+"""The serving side of the `kompetensi` command line: `serve`, `keys create` and `plan`. The options live
+here; what each command does is in `serving.commands`, imported when a command runs (FastAPI, pandas and
+LightGBM take seconds to load, `kompetensi --help` should not wait for them)."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from types import ModuleType
+from typing import Annotated
 
 import typer
-
-from engine.bundle import BundleError, load_champion
-from engine.plans import PlanRequest, PlanResponse, audit_inputs, make_plan, parse_ids, write_allocations
-from engine.results import EngineError
-from features.console import fail, say
-from features.settings import Settings, get_settings
-from features.store import NoSnapshot, get_engine, load_snapshot
-from serving.audit import AuditLog, AuditRecord
-from serving.keys import create_key
-from serving.main import serve as run_serve
-
-AUDIT_ROUTE_CLI = "kompetensi plan"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Serve the API, manage API keys, plan a training budget.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (stored hashed).")
 app.add_typer(keys_app, name="keys")
+
+
+def _commands() -> ModuleType:
+    from serving import commands  # heavy: loaded when a command runs, not for --help
+
+    return commands
 
 
 class Role(StrEnum):
@@ -44,7 +35,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """Start the API and the planner UI."""
-    run_serve(host=host, port=port)  # one thread per native pool, set before the pools start
+    _commands().serve(host=host, port=port)
 
 
 @app.command()
@@ -64,34 +55,9 @@ def plan(
     out: Annotated[Path | None, typer.Option(help="write the allocation to FILE (.csv or .parquet)")] = None,
 ) -> None:
     """Budget-constrained training plan with the champion model and the store snapshot (as POST /v1/plans)."""
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-        fail(f"--out {out} must end in .csv or .parquet")
-    try:
-        request = PlanRequest.checked(budget_idr=budget_idr, unit_ids=parse_ids(unit),
-                                      max_trainings_per_employee=max_trainings_per_employee,
-                                      max_jp_per_employee=max_jp_per_employee, jp_priority=jp_priority,
-                                      horizon_months=horizon_months, curve_budgets=tuple(curve_budget or ()),
-                                      time_limit_s=time_limit)
-        say(f"planning Rp {budget_idr:,} over {', '.join(request.unit_ids) or 'every unit'} …")
-        result = plan_from_store(request)
-        if out is not None:
-            write_allocations(result, out)
-    except (NoSnapshot, BundleError, EngineError) as exc:
-        fail(str(exc))
-    gap = "unknown" if result.optimality_gap is None else f"{result.optimality_gap:.2e}"
-    totals = result.totals
-    say(f"status {result.status} ({result.solver}) in {result.solve_seconds:.1f} s; objective "
-         f"{result.objective:.3f}; optimality gap {gap}; model version {result.model_version}")
-    say(f"cost Rp {totals['cost_idr']:,} of Rp {result.budget_idr:,}; {totals['employees']:,} of "
-         f"{result.scope['employees']:,} employees trained; {totals['employees_reaching_standard']:,} reach "
-         f"their standard; {totals['employees_reaching_20_jp']:,} reach 20 JP")
-    for point in result.curve or []:
-        say(f"  curve: Rp {point['budget_idr']:,} → gain {point['expected_gain']:.3f} "
-             f"(cost Rp {point['cost_idr']:,}, {point['status']})")
-    for note in result.notes:
-        say(f"note: {note}")
-    if out is not None:
-        say(f"wrote {out} ({len(result.allocations):,} allocations)")
+    _commands().plan(budget_idr=budget_idr, unit=unit, max_trainings_per_employee=max_trainings_per_employee,
+                     max_jp_per_employee=max_jp_per_employee, jp_priority=jp_priority,
+                     horizon_months=horizon_months, curve_budget=curve_budget, time_limit=time_limit, out=out)
 
 
 @keys_app.command("create")
@@ -100,48 +66,4 @@ def keys_create(
     name: Annotated[str, typer.Option(help="who the key is for (shown in the audit log)")] = "",
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
-
-    key_id, secret = create_key(role.value, label=name)
-    say(f"key id {key_id} ({role.value}); store the key now, it is not shown again:")
-    typer.echo(secret)
-
-
-def plan_from_store(request: PlanRequest, *, settings: Settings | None = None, audit: bool = True,
-                    key_id: str = "cli") -> PlanResponse:
-    """`kompetensi plan`: the champion bundle and the current store snapshot (as the server loads them),
-    `make_plan`, and an audit record (route "kompetensi plan") with the inputs and the model version."""
-
-    settings = settings or get_settings()
-    started = time.perf_counter()
-    loaded = load_champion(settings.models_dir)
-    predictor: Any = loaded.bundle
-    predictor.configure(jpm_bands=settings.jpm_bands, seed=settings.seed)  # as the server does on loading
-    if isinstance(getattr(predictor, "metadata", None), dict) and not predictor.metadata.get("model_version"):
-        predictor.metadata["model_version"] = str(loaded.version)  # as the server names an unregistered bundle
-    export = load_snapshot(get_engine(settings.store_url)).without_protected()
-    status = 500
-    response: PlanResponse | None = None
-    try:
-        response = make_plan(predictor, export, request)
-        status = 200
-        return response
-    except EngineError as exc:
-        status = int(getattr(exc, "status", 422))
-        raise
-    finally:
-        if audit:
-            _record_cli_audit(settings, request, str(predictor.model_version), status,
-                              time.perf_counter() - started, key_id,
-                              response.scope["employees"] if response is not None else None)
-
-
-def _record_cli_audit(settings: Settings, request: PlanRequest, model_version: str, status: int, seconds: float,
-                      key_id: str, employees: int | None) -> None:
-
-
-    log = AuditLog(lambda: get_engine(settings.store_url))
-    log.record(AuditRecord(at=datetime.now(UTC), key_id=key_id, method="CLI", route=AUDIT_ROUTE_CLI, nip=None,
-                           nips_count=employees, model_version=model_version, status=status,
-                           latency_ms=round(seconds * 1000, 3), inputs=audit_inputs(request)))
-    log.flush(timeout=10.0)
-    log.close()
+    _commands().keys_create(role=role.value, name=name)

@@ -22,7 +22,7 @@ from engine.plans import PlanRequest, plan_candidates
 from features.constants import ACTIVE_STATUS
 from features.eligibility import eligibility_matrix
 from features.export import Export
-from serving.cli import AUDIT_ROUTE_CLI, plan_from_store
+from serving.commands import AUDIT_ROUTE_CLI, plan_from_store
 from tests.serving.conftest import ServingWorld
 
 BUDGET = 60_000_000
