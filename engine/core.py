@@ -135,7 +135,8 @@ class PredictorCore(SnapshotTables):
                           *, explain: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Any]:
         """`_levels` and, with `explain`, the gap model's explanation of the empty-plan rows (the rows are
         encoded once for both)."""
-        base_x = build_features(ctx.index, queries)
+        # The measurement model learnt at training time (None: the export's own, features.measurement).
+        base_x = build_features(ctx.index, queries, measurement=getattr(self.gap_model, "measurement_", None))
         explanation = None
         if explain and len(base_x) and hasattr(self.gap_model, "predict_and_explain"):
             base, explanation = self.gap_model.predict_and_explain(base_x)

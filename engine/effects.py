@@ -1,10 +1,12 @@
-"""Effect of a training on the competencies it targets: two estimators and what they share.
+"""Effect of a training on the competencies it targets: the estimators and what they share.
 
 The quantity (INTERFACES.md): the expected gain of training t for employee e is the total gap with the
-empty plan minus the total gap with the plan {t}. Both estimators give, for each (employee, competency,
+empty plan minus the total gap with the plan {t}. Every estimator gives, for each (employee, competency,
 plan) row, the change τ of the predicted level at the horizon that the plan causes; the Predictor turns
 τ into gaps and gains. A training moves only the competencies it targets (`training_targets.csv`):
-rows of other competencies have τ = 0. τ is never negative.
+rows of other competencies have τ = 0. τ is never negative. The X-learner is here, the DR- and R-learners
+in `engine.effects_dr`; the final stage, interval, feature sets and course encoding they share in
+`engine.effects_base`; the learned pair features of the rows in `features.pair_features`.
 
 - `SLearnerEffect`: the forecasting model itself, fed the plan features (plan = (t,) vs ()):
   τ = level(plan) − level(∅). Consistent with the gap forecast, but the plan features are a small part
@@ -15,10 +17,15 @@ rows of other competencies have τ = 0. τ is never negative.
   plan features), is fitted on the untreated pairs; the imputed effect of each treated pair is
   D1 = Y − μ0(X) (this is what adjusts for who gets trained: people measured low are sent more and
   regress to the mean, and μ0 sees their measured level). The final effect model τ(Z) regresses D1 on
-  Z = the course's relation to the employee (in / below / above its band, band distance, targeted JP,
-  format group) and the course itself (how many competencies it spreads over, its band width), plus
-  competency kind and horizon, with monotone constraints (more targeted JP and in-band courses never
-  lower τ, a larger band distance never raises it).
+  Z = the course's relation to the employee (in / below / above its band, band distance, targeted JP)
+  and the course itself (how many competencies it spreads over, its band width), competency kind and
+  horizon, and (feature set "pair") the learned pair features: exact format, job-family
+  fit, required share, months since the last course on the competency, the employee's abandonment and
+  past gains, distance to the top, and the course's own past effect shrunk toward its format
+  (`engine.effects_base`); with monotone constraints (more targeted JP and in-band courses never lower
+  τ, a larger band distance never raises it). Feature set "legacy", still the default, is the model
+  before issue 13 (the hand-made format groups of `features.pit_index.FORMAT_GROUPS` instead of the
+  learned features).
   Choices, each measured against the generator's truth (`training.rec_eval.compare_effect_estimators`;
   exports of 1,000 and 6,000 employees, rank-1 policy value / Spearman over recommended pairs):
   * the untreated side of the X-learner (D0 = μ1(X, w) − Y for a course w drawn among those targeting
@@ -28,8 +35,25 @@ rows of other competencies have τ = 0. τ is never negative.
   * employee moderators (current level and gap, assessment age, SKP, tenure: `moderators=True`) are
     off: the band position already carries the level, and with them the trees split on the employee
     first and then lack rows to learn the band structure (6,000: 0.893 / 0.679);
-  * the exact format (8 one-hots) added nothing on 6,000 employees and, on 1,000, learnt the noise of
-    the few participants of rare formats (in-band workshops estimated at ~0): the format group stays.
+  * issue 13 (decision benchmark, tuning worlds default, quality_spread, responders, spacing at 800
+    employees, 4 years; mean / worst over the worlds of rank-1, top-3, Spearman):
+      legacy X-learner (format groups)            0.874/0.845  0.816/0.797  0.608/0.423
+      "pair" X-learner, legacy final stage        0.840/0.816  0.775/0.750  0.573/0.501
+      "pair" X-learner, regularised stage         0.866/0.849  0.790/0.746  0.604/0.492
+      "pair" without the employee features        0.870/0.849  0.795/0.763  0.596/0.429
+      "pair_groups" (exact format and groups)     0.863/0.848  0.787/0.735  0.607/0.507
+      DR-learner "pair" (`engine.effects_dr`)     0.751/0.656  0.681/0.657  0.445/0.411
+      R-learner "pair"                            0.742/0.649  0.716/0.680  0.475/0.417
+    Among the learned sets the regularised "pair" has the best sum of the six figures, but "legacy"
+    beats it on all three means (and top-3 worst), and on the held-out worlds (transfer, decay,
+    format_reversed, hidden_selection, noisy, kitchen_sink, random:1, random:2; mean / worst) legacy
+    0.837/0.751 0.769/0.676 0.531/0.366 against "pair" 0.815/0.637 0.748/0.625 0.508/0.369; "pair" also
+    breaks the domain rule of tests/model/test_recommendations.py (an in-band course estimated below one
+    far under the employee's level). So "legacy" stays the default although its format groups mirror
+    our generator; the learned features are available (`feature_set="pair"`) for the next round. The
+    DR- and R-learners lose everywhere: the propensity of a course on a competency is small for most
+    pairs (about a third below 0.05, clipped), so their pseudo-outcomes are dominated by
+    inverse-propensity noise at this size.
 
 Interval of τ: the final stage is refitted on `n_bootstrap` cluster-bootstrap resamples (employees drawn
 with replacement, nuisances held fixed, so the interval reflects the effect model's estimation
@@ -43,7 +67,7 @@ at a fraction of the cost for a request's few hundred rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -54,43 +78,42 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
-from engine.gap_model import booster_threads, float_matrix, require_frame
-from features.constants import COMPETENCY_KINDS
+from engine.effects_base import (
+    COUNTERFACTUAL_COURSE_COLUMNS,
+    COURSE_FEATURES,
+    EFFECT_FEATURES,
+    EFFECT_MONOTONE,
+    FEATURE_SETS,
+    INTERVAL_QUANTILES,
+    KIND_FEATURES,
+    MODERATOR_FEATURES,
+    NUISANCE_FEATURES,
+    PROPENSITY_CLIP,
+    TREATMENT_FEATURES,
+    EffectLearnerBase,
+    NotEnoughHistory,
+    Progress,
+    effect_matrix,
+    group_folds,
+    lgb_params,
+    nuisance_matrix,
+    treated,
+)
+from engine.gap_model import require_frame
 from features.export import Export
-from features.pit import CATEGORICAL_FEATURES, HISTORY_FEATURES, PLAN_FEATURES, PitIndex, plan_features
+from features.pit import PLAN_FEATURES, PitIndex, plan_features
 
-# What describes the training relative to the employee (the "W" of the X-learner).
-TREATMENT_FEATURES: tuple[str, ...] = (
-    "plan_n_targeting", "plan_jp_targeting", "plan_n_in_band", "plan_n_below_band", "plan_n_above_band",
-    "plan_band_distance", "plan_n_classroom", "plan_n_online", "plan_n_workplace",
-)
-# Who gains more from the same training (moderators), all known at the as-of date.
-MODERATOR_FEATURES: tuple[str, ...] = (
-    "current_level", "current_gap", "required_level", "level_age_months", "never_assessed", "horizon_months",
-    "n_assessments", "level_trend", "skp_percentile", "education_rank", "tenure_years",
-)
-KIND_FEATURES: tuple[str, ...] = tuple(f"kind_{k}" for k in COMPETENCY_KINDS)
-# The course itself, from the catalogue (mean over the plan's courses that target the competency): how
-# many competencies it spreads over and how wide its level band is.
-COURSE_FEATURES: tuple[str, ...] = ("course_n_targets", "course_band_width")
-EFFECT_FEATURES: tuple[str, ...] = TREATMENT_FEATURES + COURSE_FEATURES + MODERATOR_FEATURES + KIND_FEATURES
-EFFECT_MONOTONE: dict[str, int] = {
-    "plan_n_targeting": 1, "plan_jp_targeting": 1, "plan_n_in_band": 1, "plan_band_distance": -1,
-}
-NUISANCE_FEATURES: tuple[str, ...] = CATEGORICAL_FEATURES + HISTORY_FEATURES
-PROPENSITY_CLIP = (0.05, 0.95)  # bounds the blend weights at 19
-INTERVAL_QUANTILES = (0.1, 0.9)
+# The feature set of Z the estimators use unless told otherwise (`engine.effects_base`): "legacy" until the
+# learned pair features beat it (module docstring: they do not yet, on tuning or held-out worlds).
+DEFAULT_FEATURE_SET = "legacy"
 
-Progress = Callable[[str], None]
-
-
-class NotEnoughHistory(ValueError):
-    """The training pairs hold too few trained (or untrained) cases to estimate an effect from."""
-
-
-def treated(features: pd.DataFrame) -> np.ndarray:
-    """The treatment of a training pair: its plan holds a training that targets its competency."""
-    return features["plan_n_targeting"].to_numpy(dtype=np.float64) > 0
+__all__ = [
+    "COURSE_FEATURES", "DEFAULT_FEATURE_SET", "EFFECT_FEATURES", "EFFECT_MONOTONE", "FEATURE_SETS",
+    "INTERVAL_QUANTILES", "KIND_FEATURES", "MODERATOR_FEATURES", "NUISANCE_FEATURES", "PROPENSITY_CLIP",
+    "TREATMENT_FEATURES", "NotEnoughHistory", "Progress", "SLearnerEffect", "XLearnerEffect",
+    "counterfactual_plan_features", "counterfactual_rows", "course_catalogue", "course_features",
+    "effect_matrix", "sample_counterfactual_plans", "treated", "with_courses",
+]
 
 
 def course_catalogue(export: Export) -> pd.DataFrame:
@@ -142,42 +165,6 @@ def with_courses(features: pd.DataFrame, catalogue: pd.DataFrame, plans: Sequenc
     return out
 
 
-def effect_matrix(features: pd.DataFrame) -> pd.DataFrame:
-    """The final stage's inputs Z from `build_features` rows (numeric, competency kind one-hot); course
-    features that are absent are missing values."""
-    z = features[list(TREATMENT_FEATURES + MODERATOR_FEATURES)].astype(np.float64)
-    for col in COURSE_FEATURES:
-        z[col] = features[col].astype(np.float64).to_numpy() if col in features.columns else np.nan
-    kind = features["competency_kind"].astype("str").to_numpy()
-    for k, name in zip(COMPETENCY_KINDS, KIND_FEATURES, strict=True):
-        z[name] = (kind == k).astype(np.float64)
-    return z[list(EFFECT_FEATURES)]
-
-
-def _nuisance_matrix(features: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
-    x = features[list(NUISANCE_FEATURES)].copy()
-    for col in CATEGORICAL_FEATURES:
-        x[col] = pd.Categorical(x[col].astype("str").to_numpy(), categories=categories[col])
-    return x
-
-
-def _lgb_params(seed: int, **extra: Any) -> dict[str, Any]:
-    # Small, regularised forests: the nuisances only need to be good on average, and the final stage is
-    # refitted many times for the bootstrap. n_jobs=1 keeps a fit from fighting the server for cores.
-    params: dict[str, Any] = dict(n_estimators=200, learning_rate=0.05, num_leaves=31, min_child_samples=50,
-                                  subsample=0.8, subsample_freq=1, colsample_bytree=0.9, reg_lambda=1.0,
-                                  random_state=seed, n_jobs=1, verbose=-1)
-    params.update(extra)
-    return params
-
-
-def _group_folds(groups: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
-    """A fold number per row, the same for every row of one employee."""
-    uniques, inverse = np.unique(groups, return_inverse=True)
-    fold_of_group = np.random.default_rng(seed).integers(0, n_folds, len(uniques))
-    return fold_of_group[inverse]
-
-
 def sample_counterfactual_plans(index: PitIndex, competency_ids: Sequence[str], seed: int
                                 ) -> list[tuple[str, ...]]:
     """For each row, one training drawn at random among the trainings targeting its competency.
@@ -215,42 +202,41 @@ def counterfactual_plan_features(index: PitIndex, features: pd.DataFrame, seed: 
     return out.drop(columns=["competency_id"])
 
 
-class XLearnerEffect(BaseEstimator):
+class XLearnerEffect(EffectLearnerBase):
     """The X-learner of the module docstring; `fit` then `effect` (τ with an 80% interval).
 
     A scikit-learn estimator: `__init__` stores the parameters, `fit` learns `model_`, `members_` (the
-    bootstrap refits), `diagnostics_`, `effect_features_`, `n_features_in_` and `feature_names_in_`.
-    `blend="treated"` (default) fits the final stage on the treated side's imputed effects D1 only;
-    `blend="x"` adds the untreated side's D0 with the X-learner's propensity blend. `moderators=False`
-    (default) leaves the employee moderators out of the final stage, keeping the horizon.
+    bootstrap refits), `diagnostics_`, `effect_features_`, `course_encoding_`, `n_features_in_` and
+    `feature_names_in_`. `blend="treated"` (default) fits the final stage on the treated side's imputed
+    effects D1 only; `blend="x"` adds the untreated side's D0 with the X-learner's propensity blend.
+    `moderators=False` (default) leaves the employee moderators out of the final stage, keeping the horizon.
+    `feature_set` chooses Z (`engine.effects_base`), `shrinkage` the k of the course encoding, and
     `final_params` overrides the final stage's LightGBM parameters.
     """
 
     name = "x_learner"
 
     def __init__(self, seed: int = 0, n_bootstrap: int = 8, n_folds: int = 3, blend: str = "treated",
-                 moderators: bool = False, final_params: dict[str, Any] | None = None) -> None:
+                 moderators: bool = False, feature_set: str = DEFAULT_FEATURE_SET,
+                 drop_features: tuple[str, ...] = (), shrinkage: float = 30.0,
+                 final_params: dict[str, Any] | None = None) -> None:
         self.seed = seed
         self.n_bootstrap = n_bootstrap
         self.n_folds = n_folds
         self.blend = blend
         self.moderators = moderators
+        self.feature_set = feature_set
+        self.drop_features = drop_features
+        self.shrinkage = shrinkage
         self.final_params = final_params
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True  # missing history features are NaN; LightGBM handles them
-        tags.input_tags.string = True  # competency_kind and the categorical features are text
-        tags.target_tags.required = True
-        return tags
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None,
             counterfactual: pd.DataFrame | None = None, progress: Progress | None = None) -> XLearnerEffect:
-        """Fit on training pairs: `X` from `build_features` (with each pair's plan, and its course
-        features: `with_courses`), `y` the later level, `groups` the employee of each row (folds and
-        bootstrap resample employees; default: every row its own group), and for `blend="x"`
-        `counterfactual`, the plan and course features of one training each row could have taken
-        (`counterfactual_plan_features`). Returns self."""
+        """Fit on training pairs: `X` from `build_features` (with each pair's plan, its course features:
+        `with_courses`, and its pair features: `features.pair_features.with_pair_features`), `y` the later
+        level, `groups` the employee of each row (folds and bootstrap resample employees; default: every
+        row its own group), and for `blend="x"` `counterfactual`, the plan and course features of one
+        training each row could have taken (`counterfactual_plan_features`). Returns self."""
         if self.blend not in ("treated", "x"):
             raise ValueError(f"blend must be 'treated' or 'x', not {self.blend!r}")
         features = require_frame(X, "XLearnerEffect")
@@ -261,35 +247,21 @@ class XLearnerEffect(BaseEstimator):
         if t.sum() < 50 or (~t).sum() < 50:
             raise NotEnoughHistory(f"too few treated ({t.sum()}) or untreated ({(~t).sum()}) pairs for an "
                                    "X-learner")
-        self.n_features_in_ = features.shape[1]
-        self.feature_names_in_ = np.asarray(features.columns, dtype=object)
-        self.effect_features_ = self.feature_names
-        categories = {c: sorted(features[c].astype("str").unique()) for c in CATEGORICAL_FEATURES}
-        x = _nuisance_matrix(features, categories)
+        categories = self._start(features)
+        x = nuisance_matrix(features, categories)
 
         say(f"effect model: outcome without training, on {int((~t).sum()):,} of {len(x):,} pairs "
             f"({t.mean():.1%} trained)")
-        mu0 = lgb.LGBMRegressor(**_lgb_params(self.seed + 11)).fit(x[~t], y[~t])
+        mu0 = lgb.LGBMRegressor(**lgb_params(self.seed + 11)).fit(x[~t], y[~t])
         d1 = y[t] - mu0.predict(x[t])
-        z, d, weight, row_groups = self._z(features[t]), d1, np.ones(int(t.sum())), groups[t]
+        rows, d, weight, row_groups = features[t], d1, np.ones(int(t.sum())), groups[t]
         self.diagnostics_ = {"pairs": float(len(features)), "treated_share": float(t.mean()),
                              "mean_d1": float(d1.mean())}
         if self.blend == "x":
             if counterfactual is None:
                 raise ValueError("blend='x' needs the counterfactual plan features")
-            z, d, weight, row_groups = self._blend(x, features, y, t, groups, counterfactual, d1, say)
-
-        say(f"effect model: final stage on {len(z):,} imputed effects, {self.n_bootstrap} bootstrap refits")
-        self.model_ = self._final(self.seed + 20).fit(z, d, sample_weight=weight)
-        rng = np.random.default_rng(self.seed + 21)
-        uniques, inverse = np.unique(row_groups, return_inverse=True)
-        self.members_ = []
-        for b in range(self.n_bootstrap):
-            draws = np.bincount(rng.integers(0, len(uniques), len(uniques)), minlength=len(uniques))
-            w_b = weight * draws[inverse]
-            keep = w_b > 0
-            member = self._final(self.seed + 30 + b).fit(z[keep], d[keep], sample_weight=w_b[keep])
-            self.members_.append(member)
+            rows, d, weight, row_groups = self._blend(x, features, y, t, groups, counterfactual, d1, say)
+        self._fit_final(rows.reset_index(drop=True), d, weight, row_groups, say)
         return self
 
     def _blend(self, x: pd.DataFrame, features: pd.DataFrame, y: np.ndarray, t: np.ndarray,
@@ -297,22 +269,19 @@ class XLearnerEffect(BaseEstimator):
                ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
         """Both sides of the X-learner, weighted so that one regression gives e·τ0 + (1 − e)·τ1."""
         say("effect model: propensity of training (cross-fitted) and outcome with training")
-        folds = _group_folds(groups, self.n_folds, self.seed)
+        folds = group_folds(groups, self.n_folds, self.seed)
         propensity = np.empty(len(x))
         for k in range(self.n_folds):
             fit_rows, out_rows = folds != k, folds == k
-            clf = lgb.LGBMClassifier(**_lgb_params(self.seed + k))
+            clf = lgb.LGBMClassifier(**lgb_params(self.seed + k))
             clf.fit(x[fit_rows], t[fit_rows])
             propensity[out_rows] = np.asarray(clf.predict_proba(x[out_rows]))[:, 1]
         propensity = np.clip(propensity, *PROPENSITY_CLIP)
         xw = pd.concat([x, features[list(TREATMENT_FEATURES)].astype(np.float64)], axis=1)
-        mu1 = lgb.LGBMRegressor(**_lgb_params(self.seed + 12)).fit(xw[t], y[t])
+        mu1 = lgb.LGBMRegressor(**lgb_params(self.seed + 12)).fit(xw[t], y[t])
         # Untreated pairs: what one training they could have taken would have done (μ1 at its W).
         untreated = np.flatnonzero(~t)
-        cf = features.iloc[untreated].copy()
-        for col in PLAN_FEATURES + COURSE_FEATURES:
-            if col in counterfactual.columns:
-                cf[col] = counterfactual[col].to_numpy()[untreated]
+        cf = counterfactual_rows(features.iloc[untreated], counterfactual.iloc[untreated])
         has_w = treated(cf)
         xw0 = pd.concat([x.iloc[untreated], cf[list(TREATMENT_FEATURES)].astype(np.float64)], axis=1)
         d0 = (mu1.predict(xw0) - y[untreated])[has_w]
@@ -320,82 +289,19 @@ class XLearnerEffect(BaseEstimator):
         self.diagnostics_.update(propensity_min=float(propensity.min()),
                                  propensity_max=float(propensity.max()),
                                  mean_d0=float(d0.mean()) if len(d0) else float("nan"))
-        z = pd.concat([self._z(features[t]), self._z(cf[has_w])], ignore_index=True)
+        rows = pd.concat([features[t], cf[has_w]], ignore_index=True)
         weight = np.concatenate([(1.0 - e_t) / e_t, e_u / (1.0 - e_u)])
-        return z, np.concatenate([d1, d0]), weight, np.concatenate([groups[t], groups[untreated][has_w]])
+        return rows, np.concatenate([d1, d0]), weight, np.concatenate([groups[t], groups[untreated][has_w]])
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        """The final stage's inputs the parameters ask for: EFFECT_FEATURES, without the moderators (but the
-        horizon) by default. A fitted model uses the ones it was fitted with, `effect_features_`."""
-        if self.moderators:
-            return EFFECT_FEATURES
-        return tuple(f for f in EFFECT_FEATURES if f not in MODERATOR_FEATURES or f == "horizon_months")
 
-    def _z(self, features: pd.DataFrame) -> pd.DataFrame:
-        return effect_matrix(features)[list(self.effect_features_)]
-
-    def _z_matrix(self, rows: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
-        """`self._z(rows[keep])` as a float64 matrix, read column by column from `rows` (same values:
-        plain columns as float64, absent course features NaN, the competency kind one-hot)."""
-        names = self.effect_features_
-        where = {name: i for i, name in enumerate(rows.columns)}
-        absent = [n for n in names if n not in where and n not in KIND_FEATURES and n not in COURSE_FEATURES]
-        if absent:
-            raise KeyError(f"columns are missing: {absent}")
-        z = np.full((int(keep.sum()), len(names)), np.nan)
-        plain = [j for j, n in enumerate(names) if n in where and n not in KIND_FEATURES]
-        if plain:
-            z[:, plain] = float_matrix(rows.take([where[names[j]] for j in plain], axis=1))[keep]
-        kinds = [(j, COMPETENCY_KINDS[KIND_FEATURES.index(n)]) for j, n in enumerate(names) if n in KIND_FEATURES]
-        if kinds:
-            kind = rows["competency_kind"].astype("str").to_numpy()[keep]
-            for j, k in kinds:
-                z[:, j] = (kind == k).astype(np.float64)
-        return z
-
-    def _predict(self, model: lgb.LGBMRegressor, z: np.ndarray) -> np.ndarray:
-        """model.predict(DataFrame(z, columns=feature_names)) without the DataFrame: LightGBM reads a
-        DataFrame's columns by position into the same float64 matrix (a model with pandas categoricals,
-        which Z never has, still goes through its DataFrame)."""
-        booster = model.booster_
-        if booster.pandas_categorical:
-            return np.asarray(model.predict(pd.DataFrame(z, columns=list(self.effect_features_))))
-        return np.asarray(booster.predict(z, num_threads=booster_threads(model.n_jobs)))
-
-    def _final(self, seed: int) -> lgb.LGBMRegressor:
-        constraints = [EFFECT_MONOTONE.get(name, 0) for name in self.effect_features_]
-        params = _lgb_params(seed, n_estimators=150, num_leaves=15, min_child_samples=200,
-                             monotone_constraints=constraints, monotone_constraints_method="advanced")
-        params.update(self.final_params or {})
-        return lgb.LGBMRegressor(**params)
-
-    def effect(self, plan_rows: pd.DataFrame, base_rows: pd.DataFrame | None = None,
-               base_prediction: pd.DataFrame | None = None, interval: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(τ, lower, upper) for `build_features` rows carrying a plan; τ ≥ 0 and 0 where the plan targets
-        nothing of the row's competency. The rows without the plan are not needed (the S-learner's are).
-        With `interval=False` the bootstrap members are skipped (batch work) and lower = upper = τ."""
-        check_is_fitted(self, "model_")
-        n = len(plan_rows)
-        tau, lo, hi = np.zeros(n), np.zeros(n), np.zeros(n)
-        aims = treated(plan_rows)
-        if not aims.any():
-            return tau, lo, hi
-        z = self._z_matrix(plan_rows, aims)
-        point = self._predict(self.model_, z)
-        if self.members_ and interval:
-            spread = np.vstack([self._predict(m, z) for m in self.members_])
-            q_lo, q_hi = np.quantile(spread, INTERVAL_QUANTILES, axis=0)
-            # Centre the members' spread on the full-data estimate (the members' own mean is noisier).
-            centre = spread.mean(axis=0)
-            low, high = point + (q_lo - centre), point + (q_hi - centre)
-        else:
-            low, high = point, point
-        tau[aims] = np.maximum(point, 0.0)
-        lo[aims] = np.maximum(np.minimum(low, point), 0.0)
-        hi[aims] = np.maximum(np.maximum(high, point), 0.0)
-        return tau, lo, hi
+def counterfactual_rows(features: pd.DataFrame, counterfactual: pd.DataFrame) -> pd.DataFrame:
+    """`features` with the plan and course columns of `counterfactual` (same rows, by position): the same
+    employees as of the same dates, each with the one training they could have taken."""
+    cf = features.copy()
+    for col in PLAN_FEATURES + COUNTERFACTUAL_COURSE_COLUMNS:
+        if col in counterfactual.columns:
+            cf[col] = counterfactual[col].to_numpy()
+    return cf
 
 
 class SLearnerEffect(BaseEstimator):

@@ -209,6 +209,10 @@ LABELS: dict[str, tuple[str, str, Formatter]] = {
                                "{c} trainings completed in the last 36 months", _count),
     "unit_mean_level": ("Rata-rata level {c} rekan satu unit", "Colleagues' mean {c} level in the unit", _level),
     "horizon_months": ("Horizon prediksi", "Prediction horizon", _months),
+    "level_estimate": ("Perkiraan level {c} saat ini (semua asesmen)",
+                       "Current {c} level estimated from all assessments", _level),
+    "level_estimate_sd": ("Ketidakpastian perkiraan level {c} (simpangan baku)",
+                          "Uncertainty of the estimated {c} level (standard deviation)", _level),
     "plan_n_targeting": ("Pelatihan rencana untuk {c}", "Planned trainings for {c}", _count),
     "plan_jp_targeting": ("JP rencana untuk {c}", "Planned hours for {c}", _jp),
     "plan_n_in_band": ("Pelatihan rencana yang sesuai level {c} saat ini",
@@ -320,3 +324,26 @@ def evidence(source: Export | PitIndex, nip: str, competency_id: str, as_of: dat
                                f"The latest assessment is more than {ASSESSMENT_VALID_YEARS} years old (stale).")[
                                    _i(lang)]})
     return items
+
+
+def _signed(x: float, lang: Lang) -> str:
+    return ("+" if x >= 0 else "−") + number(abs(x), lang, 2)
+
+
+def training_evidence(participants: int, effect: float, non_participants: int, change_non: float,
+                      change_own: float, competency: str, lang: Lang = "id") -> str:
+    """The evidence of a recommendation in one sentence: comparable past participants against comparable
+    non-participants over the same period, both counted (`engine.evidence`), e.g. "12 peserta sebelumnya
+    dengan level Komunikasi serupa naik 0,31 level lebih banyak daripada 40 non-peserta serupa pada periode
+    yang sama (+0,52 dibanding +0,21)."."""
+    size = number(abs(effect), lang, 2)
+    both = f"({_signed(change_own, lang)} {'against' if lang == 'en' else 'dibanding'} {_signed(change_non, lang)})"
+    if lang == "en":
+        how = ("changed as much as" if abs(effect) < NEGLIGIBLE else
+               f"rose {size} levels {'more' if effect > 0 else 'less'} than")
+        return (f"{participants} earlier participants at a similar {competency} level {how} {non_participants} "
+                f"comparable non-participants over the same period {both}.")
+    how = ("berubah sama dengan" if abs(effect) < NEGLIGIBLE else
+           f"naik {size} level lebih {'banyak' if effect > 0 else 'sedikit'} daripada")
+    return (f"{participants} peserta sebelumnya dengan level {competency} serupa {how} {non_participants} "
+            f"non-peserta serupa pada periode yang sama {both}.")

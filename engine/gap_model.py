@@ -1,11 +1,13 @@
 """The gap model: predicted level at the horizon, an 80% interval, and exact additive explanations.
 
 Design (INTERFACES.md "Definitions"):
-- *Anchor*: the current level (features/pit.py; the documented fallback when never assessed). LightGBM
-  learns the residual target − anchor, so predicted = anchor + f(x): with no signal the model is
-  carry-forward, and trees only spend splits on change (drift, method bias, training effects).
+- *Anchor*: `level_estimate`, the current level estimated from all assessments with each method's bias
+  and noise (features/measurement.py; the position type's prior when never assessed), or with
+  anchor="current_level" the latest score. LightGBM learns the residual target − anchor, so predicted =
+  anchor + f(x): with no signal the model is carry-forward of the anchor, and trees only spend splits on
+  change (drift, method bias, training effects).
 - *Explanations*: `booster.predict(X, pred_contrib=True)` is exact and additive in raw space; the anchor
-  is folded into the "current_level" contribution (base = mean training anchor + E[f]; contribution =
+  is folded into the anchor feature's contribution (base = mean training anchor + E[f]; contribution =
   anchor − mean anchor + its SHAP value). Clipping to the 1–5 scale is reported as its own contribution,
   `batas_skala`, so base + Σ contributions == predicted_level exactly.
 - *Intervals*: conformalised quantile regression (LightGBM quantile 0.1 / 0.9 on the residual), calibrated
@@ -49,7 +51,11 @@ from sklearn.utils.validation import check_is_fitted
 from features.constants import LEVEL_MAX, LEVEL_MIN
 from features.pit import CATEGORICAL_FEATURES, MONOTONE, NUMERIC_FEATURES
 
-ANCHOR = "current_level"
+# The gap model's default anchor: the posterior level from all assessments (features.measurement) …
+ANCHOR = "level_estimate"
+# … and the latest assessed level: the baselines' anchor (carry-forward), and bundles pickled before
+# the gap model had an `anchor` parameter.
+LATEST = "current_level"
 THIN = "thin_evidence"
 SCALE_BOUND = "batas_skala"  # the contribution of clipping to the 1–5 scale
 PREDICTION_COLUMNS = ("predicted_level", "lower", "upper")
@@ -278,13 +284,17 @@ class _LevelRegressor(RegressorMixin):
 
 
 class GapModel(_LevelRegressor, BaseEstimator):
-    """Predicted level at the horizon = clip(current level + LightGBM(features)), with CQR intervals."""
+    """Predicted level at the horizon = clip(anchor + LightGBM(features)), with CQR intervals; the anchor is
+    `anchor` (the level estimated from all assessments by default; `current_level` = the latest score).
+    `measurement_` (set by `training.fit`) is the measurement model whose estimates the features hold."""
+
+    anchor = LATEST  # bundles pickled before the parameter existed anchored on the latest level
 
     def __init__(self, seed: int = 0, n_estimators: int = 300, learning_rate: float = 0.06,
                  num_leaves: int = 15, min_child_samples: int = 40, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 1.0, coverage: float = 0.8,
                  interval_estimators: int = 150, monotone: bool = True, n_jobs: int = 1,
-                 exclude: tuple[str, ...] = UNUSED_PLAN_FEATURES) -> None:
+                 exclude: tuple[str, ...] = UNUSED_PLAN_FEATURES, anchor: str = ANCHOR) -> None:
         self.seed = seed
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -298,6 +308,7 @@ class GapModel(_LevelRegressor, BaseEstimator):
         self.monotone = monotone
         self.n_jobs = n_jobs
         self.exclude = exclude
+        self.anchor = anchor
 
     # -- fitting ---------------------------------------------------------------------------------
     def _pipeline(self, objective: str, alpha: float | None = None, n_estimators: int | None = None,
@@ -344,10 +355,10 @@ class GapModel(_LevelRegressor, BaseEstimator):
             train_x, train_y = features, y
             calib_x, calib_y = calib_features, np.asarray(calib_target, dtype=np.float64)
             all_x, all_y = pd.concat([features, calib_features]), np.r_[y, calib_y]
-        anchor = all_x[ANCHOR].to_numpy(np.float64)
+        anchor = all_x[self.anchor].to_numpy(np.float64)
         self.anchor_mean_ = float(anchor.mean())
         self.point_ = self._fit_one(self._pipeline("regression"), all_x, all_y - anchor)
-        train_res = train_y - train_x[ANCHOR].to_numpy(np.float64)
+        train_res = train_y - train_x[self.anchor].to_numpy(np.float64)
         lo_alpha, hi_alpha = (1 - self.coverage) / 2, (1 + self.coverage) / 2
         self.lower_ = self._fit_one(self._pipeline("quantile", lo_alpha, self.interval_estimators, 1),
                                     train_x, train_res)
@@ -417,7 +428,7 @@ class GapModel(_LevelRegressor, BaseEstimator):
     def _raw_band(self, features: pd.DataFrame, matrices: list[np.ndarray | pd.DataFrame] | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
         matrices = matrices or self._matrices(features)
-        anchor = features[ANCHOR].to_numpy(np.float64)
+        anchor = features[self.anchor].to_numpy(np.float64)
         lo = anchor + self._raw(self.lower_, matrices[1])
         hi = anchor + self._raw(self.upper_, matrices[2])
         return np.minimum(lo, hi), np.maximum(lo, hi)
@@ -436,7 +447,7 @@ class GapModel(_LevelRegressor, BaseEstimator):
         return self._predict(features, matrices), self._explain(features, matrices[0])
 
     def _predict(self, features: pd.DataFrame, matrices: list[np.ndarray | pd.DataFrame]) -> pd.DataFrame:
-        anchor = features[ANCHOR].to_numpy(np.float64)
+        anchor = features[self.anchor].to_numpy(np.float64)
         point = np.clip(anchor + self._raw(self.point_, matrices[0]), LEVEL_MIN, LEVEL_MAX)
         lo, hi = self._raw_band(features, matrices)
         thin = features[THIN].to_numpy() > 0.5
@@ -450,8 +461,8 @@ class GapModel(_LevelRegressor, BaseEstimator):
         raw = self._raw(self.point_, matrix, pred_contrib=True)
         values = np.empty((len(features), len(fast.groups) + 1))
         values[:, :-1] = fast.group(raw[:, :-1])
-        anchor = features[ANCHOR].to_numpy(np.float64)
-        at = fast.groups.index(ANCHOR)
+        anchor = features[self.anchor].to_numpy(np.float64)
+        at = fast.groups.index(self.anchor)
         values[:, at] = values[:, at] + anchor - self.anchor_mean_
         base = self.anchor_mean_ + raw[:, -1]
         unclipped = anchor + raw.sum(axis=1)
@@ -493,7 +504,7 @@ class CarryForward(_LevelRegressor, BaseEstimator):
             calib_target: pd.Series | None = None) -> CarryForward:
         X = require_frame(X, "CarryForward")
         x, target = (X, y) if calib_features is None else (calib_features, calib_target)
-        residual = np.asarray(target, dtype=np.float64) - x[ANCHOR].to_numpy(np.float64)
+        residual = np.asarray(target, dtype=np.float64) - x[LATEST].to_numpy(np.float64)
         self.quantiles_ = _residual_quantiles(residual, x[THIN].to_numpy() > 0.5, self.coverage)
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -501,7 +512,7 @@ class CarryForward(_LevelRegressor, BaseEstimator):
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:  # type: ignore[override]
         check_is_fitted(self, "quantiles_")
-        return _band_frame(features[ANCHOR].to_numpy(np.float64), features, self.quantiles_)
+        return _band_frame(features[LATEST].to_numpy(np.float64), features, self.quantiles_)
 
 
 LINEAR_FEATURES = ("current_level", "level_age_months", "horizon_months", "never_assessed")

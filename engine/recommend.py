@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
+from engine import explain as words
 from engine.core import PredictorCore, Progress, _num, _t
-from engine.effects import MODERATOR_FEATURES, XLearnerEffect
+from engine.effects_base import MODERATOR_FEATURES, PRIOR_FEATURE, EffectLearnerBase
 from engine.results import (
     EmployeeRecommendations,
     EngineError,
@@ -32,19 +34,25 @@ from features.constants import (
     LEVEL_MAX,
     LEVEL_MIN,
     RECOMMENDATIONS_COLUMNS,
+    TRAINING_FORMATS,
 )
 from features.eligibility import level_band
 from features.export import Export
+from features.pair_features import PAIR_FEATURES, course_pair_values, history_pair_features
 from features.pit import PitIndex, plan_features
+from features.pit_index import day_of
 
 CHUNK_EMPLOYEES = 1000  # batch scoring works on this many employees at a time (bounded memory)
+Z80 = 1.2815515655446004  # the standard normal's 90% quantile: an 80% interval spans ±Z80 standard deviations
 PAIR_COLUMNS = (
     "nip", "training_id", "expected_gain", "lower", "upper", "cost_idr", "hours_jp", "competency_ids",
     "primary_competency", "participants", "mean_observed_change", "thin_evidence", "total_gap_before",
+    "non_participants", "mean_change_non_participants", "mean_change_participants",
 )
 # The columns of a ranked pair that a recommendation shows (with its interval and what it closes).
 _SHOWN_PAIR_COLUMNS = ("nip", "training_id", "rank", "expected_gain", "cost_idr", "hours_jp", "primary_competency",
-                       "participants", "mean_observed_change", "thin_evidence")
+                       "participants", "mean_observed_change", "thin_evidence", "non_participants",
+                       "mean_change_non_participants", "mean_change_participants")
 
 
 def _rupiah(x: float, lang: str) -> str:
@@ -52,9 +60,45 @@ def _rupiah(x: float, lang: str) -> str:
     return f"IDR {whole}" if lang == "en" else "Rp " + whole.replace(",", ".")
 
 
+def _rounded(x: Any) -> float | None:
+    """An evidence number as the answer holds it: None when missing, else rounded to 6 decimals."""
+    return None if pd.isna(x) else round(float(x), 6)
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
+
+
+def _expected_shortfall(deficit: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """E[max(0, deficit + sd·Z)] for a standard normal Z (the deficit itself where sd is 0)."""
+    safe = np.where(sd > 0, sd, 1.0)
+    z = deficit / safe
+    spread = deficit * ndtr(z) + safe * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    return np.where(sd > 0, spread, np.maximum(deficit, 0.0))
+
+
+def _expected_closes(rows: PairRows) -> np.ndarray:
+    """Per row: the gap the pair's point effect closes in expectation over the predicted level's
+    uncertainty (a normal with the spread of the level's 80% interval), E[gap before] − E[gap after].
+    Equals the point `closes` when the level is certain and far from the standard; above 0 for a
+    competency predicted just above its required level, where the point gap (and so the point gain) is 0."""
+    if not len(rows.row_pair):
+        return np.zeros(0)
+    lower = rows.base_pred["lower"].to_numpy(np.float64)
+    upper = rows.base_pred["upper"].to_numpy(np.float64)
+    sd = np.nan_to_num(np.maximum(upper - lower, 0.0) / (2.0 * Z80))
+    deficit = rows.required - rows.base_level
+    after = rows.required - np.clip(rows.base_level + rows.tau, LEVEL_MIN, LEVEL_MAX)
+    return _expected_shortfall(deficit, sd) - _expected_shortfall(after, sd)
+
+
+def _uncertain_gap_reason(upper: float, lang: str) -> str:
+    """Why a training with no point gain is listed: the predicted level is near the standard."""
+    return _t(lang, "Level yang diperkirakan hanya sedikit di atas standar dan belum pasti: kesenjangan mungkin "
+                    f"masih ada, dan pelatihan ini dapat menutup hingga {_num(upper, lang)} level.",
+              "The predicted level is only just above the standard and uncertain: a gap may remain, and this "
+              f"training could close up to {_num(upper, lang)} levels.")
 
 
 class RecommendMixin(PredictorCore):
@@ -118,7 +162,8 @@ class RecommendMixin(PredictorCore):
 
         # The effect of each pair's training on each row's competency (point only: intervals are asked
         # for the pairs that are shown, `_pair_intervals`).
-        effect_rows = self._effect_rows(ctx, base_x, q_row, pair_pos[row_pair], comp)
+        q_nip_code = index.nips.get_indexer(pd.Index(q_nip, dtype="str")).astype(np.int64)
+        effect_rows = self._effect_rows(ctx, base_x, q_row, pair_pos[row_pair], comp, q_nip_code, as_of)
         base_pred = pd.DataFrame({"predicted_level": levels["base_level"].to_numpy(np.float64)[q_row],
                                   "lower": levels["lower"].to_numpy(np.float64)[q_row],
                                   "upper": levels["upper"].to_numpy(np.float64)[q_row]})
@@ -127,12 +172,10 @@ class RecommendMixin(PredictorCore):
         base_level = levels["base_level"].to_numpy(np.float64)[q_row]
         before = levels["gap"].to_numpy(np.float64)[q_row]
         closes = before - np.maximum(required - np.clip(base_level + tau, LEVEL_MIN, LEVEL_MAX), 0.0)
-        # Evidence of comparable past participants: same training, competency and level band.
+        # Evidence of comparable past participants against comparable non-participants (`engine.evidence`):
+        # same training, competency and level band.
         band = level_band(base_x["current_level"].to_numpy(np.float64)[q_row])
-        keys, participants, mean_change = self._evidence(ctx, as_of)
-        wanted = self._evidence_keys(ctx, pair_pos[row_pair], comp, band)
-        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
+        evidence = self._evidence(ctx, as_of).lookup(self._evidence_keys(ctx, pair_pos[row_pair], comp, band))
         # Rows by pair, then by the gap they close (largest first), then target order: the first row of a
         # pair is its primary competency.
         order = np.lexsort((np.arange(len(row_pair)), -closes, row_pair))
@@ -144,16 +187,20 @@ class RecommendMixin(PredictorCore):
             row_pair=row_pair, competency_id=index.competencies.index.to_numpy()[comp], q_row=q_row,
             effect_rows=effect_rows, base_pred=base_pred, required=required, base_level=base_level,
             gap_before=before, tau=tau, closes=closes,
-            participants=np.where(found, participants[at] if len(keys) else 0, 0),
-            mean_change=np.where(found, mean_change[at] if len(keys) else np.nan, np.nan), order=order)
+            participants=evidence["participants"], mean_change=evidence["effect"],
+            non_participants=evidence["non_participants"],
+            change_non_participants=evidence["change_non_participants"],
+            change_participants=evidence["change_participants"], order=order)
 
     def _effect_rows(self, ctx: Context, base_x: pd.DataFrame, q_row: np.ndarray, position: np.ndarray,
-                     comp: np.ndarray) -> pd.DataFrame:
+                     comp: np.ndarray, q_nip_code: np.ndarray, as_of: date) -> pd.DataFrame:
         """The effect model's input for rows `q_row` of `base_x`, each with the one training at catalogue
-        `position` as its plan (`comp`: the rows' competency codes). The X-learner reads its moderators,
-        plan and course features only, so only those are copied (the S-learner needs them all)."""
+        `position` as its plan (`comp`: the rows' competency codes; `q_nip_code`: the employee code of each
+        query row). The meta-learners read their moderators, plan, course and pair features only, so only
+        those are copied (the S-learner needs them all). Pair features are array look-ups in the
+        snapshot's tables (`features.pair_features`), as of `as_of`: the history ones once per query row."""
         columns = list(base_x.columns)
-        if isinstance(self.effect_model, XLearnerEffect):
+        if isinstance(self.effect_model, EffectLearnerBase):
             wanted = set(MODERATOR_FEATURES) | {"competency_id", "competency_kind", "current_level"}
             columns = [c for c in columns if c in wanted]
         data: dict[str, Any] = {}
@@ -161,10 +208,29 @@ class RecommendMixin(PredictorCore):
             values = base_x[c].to_numpy()[q_row]
             # Text columns stay object arrays: inferring Arrow strings again costs more than the look-ups.
             data[c] = pd.Series(values, dtype=object) if values.dtype == object else values
-        plans = [(t,) for t in ctx.tables.training_ids.to_numpy()[position]]
-        data.update(plan_features(ctx.index, comp, base_x["current_level"].to_numpy(np.float64)[q_row], plans))
+        ids = ctx.tables.training_ids.to_numpy()
+        plans = [(t,) for t in ids[position]]
+        current = base_x["current_level"].to_numpy(np.float64)
+        data.update(plan_features(ctx.index, comp, current[q_row], plans))
         for column, table in ctx.tables.courses.items():
             data[column] = table[position, comp]
+        used = set(getattr(self.effect_model, "effect_features_", ()))
+        if not used & (set(PAIR_FEATURES) | {PRIOR_FEATURE}):
+            # A model without pair features (the legacy feature set, the S-learner's level model): skip them.
+            data["plan"] = plans
+            return pd.DataFrame(data)
+        day = np.full(len(q_row), day_of(as_of), dtype=np.int64)
+        q_comp = ctx.index.competencies.index.get_indexer(base_x["competency_id"].to_numpy(dtype=object))
+        history = history_pair_features(ctx.pair_tables, ctx.index, q_nip_code, q_comp.astype(np.int64),
+                                        np.full(len(base_x), day_of(as_of), dtype=np.int64), current)
+        for column, values in history.items():
+            data[column] = values[q_row]
+        data.update(course_pair_values(ctx.pair_tables, q_nip_code[q_row], day, position))
+        # Every row's training targets its competency: it is the row's course.
+        data["course_id"] = pd.Series(ids[position], dtype=object)
+        fmt = ctx.pair_tables.formats[position]
+        data["course_format"] = pd.Series(np.where(fmt >= 0, np.asarray(TRAINING_FORMATS, dtype=object)[
+            np.maximum(fmt, 0)], ""), dtype=object)
         data["plan"] = plans
         return pd.DataFrame(data)
 
@@ -183,14 +249,20 @@ class RecommendMixin(PredictorCore):
             primary[pair_of[starts]] = ordered[starts]
         has = primary >= 0
         at = np.maximum(primary, 0)
-        participants = np.zeros(n, dtype=np.int64)
-        mean_change = np.full(n, np.nan)
+        participants, non_participants = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        mean_change, change_non, change_own = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         competency = np.full(n, None, dtype=object)
         if len(ordered):
             participants = np.where(has, rows.participants[at], 0).astype(np.int64)
+            non_participants = np.where(has, rows.non_participants[at], 0).astype(np.int64)
             mean_change = np.where(has, rows.mean_change[at], np.nan)
+            change_non = np.where(has, rows.change_non_participants[at], np.nan)
+            change_own = np.where(has, rows.change_participants[at], np.nan)
             competency = np.where(has, rows.competency_id[at], np.array(None, dtype=object))
-        thin = participants < self.thin_participants
+        # Thin evidence: too few comparable records in either group (`engine.evidence`).
+        thin = np.minimum(participants, non_participants) < self.thin_participants
+        uncertain = np.round(np.clip(np.bincount(rows.row_pair, weights=_expected_closes(rows), minlength=n),
+                                     0.0, None), 6)
         closing: dict[int, list[str]] = {}
         for r in ordered[rows.closes[ordered] > 1e-9]:
             closing.setdefault(int(rows.row_pair[r]), []).append(str(rows.competency_id[r]))
@@ -208,14 +280,19 @@ class RecommendMixin(PredictorCore):
             "mean_observed_change": mean_change,
             "thin_evidence": thin,
             "total_gap_before": rows.total_gap_before,
+            "non_participants": non_participants,
+            "mean_change_non_participants": change_non,
+            "mean_change_participants": change_own,
             "pair": np.arange(n, dtype=np.int64),
+            "uncertain_gain": uncertain,
         })
 
     def _pair_intervals(self, rows: PairRows, pairs: pd.DataFrame, chosen: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of the expected gain of the pairs `chosen` (their `pair` numbers; `pairs` holds
         their rows, in the same order): the effect model's interval on each of their rows, summed per pair
-        like the gain."""
+        like the gain. A pair with no point gain reaches up to the gain it closes in expectation over the
+        predicted level's uncertainty (`uncertain_gain`), the reason it may be listed (`rank_pairs`)."""
         chosen = np.asarray(chosen, dtype=np.int64)
         where = np.full(len(rows.nip), -1, dtype=np.int64)
         where[chosen] = np.arange(len(chosen))
@@ -233,7 +310,11 @@ class RecommendMixin(PredictorCore):
         gain = pairs["expected_gain"].to_numpy(np.float64)
         thin = pairs["thin_evidence"].to_numpy(bool)
         lower = np.where(thin, 0.0, np.minimum(summed(t_lo), gain))
-        return lower, np.maximum(summed(t_hi), gain)
+        upper = np.maximum(summed(t_hi), gain)
+        if "uncertain_gain" in pairs.columns:
+            by_level = pairs["uncertain_gain"].to_numpy(np.float64)
+            upper = np.where(gain <= self.gain_epsilon, np.maximum(upper, by_level), upper)
+        return lower, upper
 
     @staticmethod
     def _pair_closes(rows: PairRows, chosen: np.ndarray) -> list[list[tuple[str, float, float]]]:
@@ -248,10 +329,19 @@ class RecommendMixin(PredictorCore):
         return [out[int(p)] for p in chosen]
 
     def rank_pairs(self, pairs: pd.DataFrame, *, limit: int | None = 5, max_cost_idr: float | None = None,
-                   max_jp: float | None = None) -> pd.DataFrame:
+                   max_jp: float | None = None, uncertain: bool = True) -> pd.DataFrame:
         """The recommended pairs: gain > epsilon, within the cost / JP limits, ranked per employee by gain
-        (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best)."""
-        keep = pairs["expected_gain"].to_numpy(np.float64) > self.gain_epsilon
+        (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best).
+
+        A pair whose point gain is ≤ epsilon but whose gain under the predicted level's uncertainty
+        (`uncertain_gain`, see `_expected_closes`) is above it is kept too, ranked after every pair with a
+        point gain (by that uncertain gain): a course that would close a gap the employee may well have is
+        not left out, and an employee clearly above the standard still gets no list. `uncertain=False`
+        keeps the point gains only (the planner's candidates)."""
+        point = pairs["expected_gain"].to_numpy(np.float64) > self.gain_epsilon
+        by_level = pairs["uncertain_gain"].to_numpy(np.float64) if uncertain and "uncertain_gain" in pairs.columns \
+            else np.zeros(len(pairs))
+        keep = point | (by_level > self.gain_epsilon)
         if max_cost_idr is not None:
             keep &= pairs["cost_idr"].to_numpy(np.float64) <= max_cost_idr
         if max_jp is not None:
@@ -261,8 +351,8 @@ class RecommendMixin(PredictorCore):
         nip_code = np.unique(pairs["nip"].to_numpy(dtype=object)[kept].astype(str), return_inverse=True)[1]
         training_code = np.unique(pairs["training_id"].to_numpy(dtype=object)[kept].astype(str),
                                   return_inverse=True)[1]
-        order = np.lexsort((training_code, pairs["cost_idr"].to_numpy(np.float64)[kept],
-                            -pairs["expected_gain"].to_numpy(np.float64)[kept], nip_code))
+        order = np.lexsort((training_code, pairs["cost_idr"].to_numpy(np.float64)[kept], -by_level[kept],
+                            -pairs["expected_gain"].to_numpy(np.float64)[kept], ~point[kept], nip_code))
         sorted_nip = nip_code[order]
         new = np.r_[True, sorted_nip[1:] != sorted_nip[:-1]] if len(order) else np.zeros(0, dtype=bool)
         start = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0)) if len(order) else order
@@ -335,17 +425,20 @@ class RecommendMixin(PredictorCore):
                 closes = [GapClosed(str(c), round(float(b), 6), round(float(a), 6))
                           for c, b, a in r.closes if b - a > 1e-9]
                 reasons = self._reasons(r, t, closes, tables, current, float(jp_year.get(nip, 0.0)), lang)
+                if float(r.expected_gain) <= self.gain_epsilon:
+                    reasons.insert(0, _uncertain_gap_reason(float(r.upper), lang))
                 items.append(Recommendation(
                     rank=int(r.rank), training_id=str(r.training_id), title=t["title"],
                     format=t["format"], provider=t["provider"],
                     expected_gain=float(r.expected_gain), lower=float(r.lower), upper=float(r.upper),
                     cost_idr=int(r.cost_idr), hours_jp=int(r.hours_jp), closes=closes,
                     reasons=reasons,
-                    evidence=TrainingEvidence(int(r.participants), None if pd.isna(r.mean_observed_change)
-                                              else round(float(r.mean_observed_change), 6)),
+                    evidence=TrainingEvidence(int(r.participants), _rounded(r.mean_observed_change),
+                                              int(r.non_participants), _rounded(r.mean_change_non_participants),
+                                              _rounded(r.mean_change_participants)),
                     thin_evidence=bool(r.thin_evidence)))
             message = None
-            if gap <= self.gain_epsilon:
+            if gap <= self.gain_epsilon and not items:
                 message = _t(lang, "Tidak ada kesenjangan kompetensi yang perlu ditutup",
                              "No competency gap to close")
             elif not items:
@@ -359,7 +452,8 @@ class RecommendMixin(PredictorCore):
     def _reasons(self, r: Any, training: dict[str, str], closes: list[GapClosed], tables: Catalogue,
                  current: dict[tuple[str, str], float], jp_year: float, lang: str) -> list[str]:
         """Why this training: the gaps it closes and whether the employee is in its band, cost and JP, the
-        20 JP right, the comparable participants' observed change, and thin evidence."""
+        20 JP right, the comparable participants' change against comparable non-participants', and thin
+        evidence."""
         reasons = []
         names = tables.competency_names
         for c in closes:
@@ -389,18 +483,16 @@ class RecommendMixin(PredictorCore):
                               f"Helps meet the {right} JP right this year (so far {done} JP)."))
         primary = names.get(str(r.primary_competency), str(r.primary_competency))
         if r.participants > 0 and not pd.isna(r.mean_observed_change):
-            change = float(r.mean_observed_change)
-            sign = "+" if change >= 0 else "−"
-            n, size = int(r.participants), f"{sign}{_num(abs(change), lang)}"
-            reasons.append(_t(lang, f"{n} peserta sebelumnya dengan level {primary} serupa: perubahan "
-                                    f"rata-rata {size} level.",
-                              f"{n} earlier participants at a similar {primary} level: mean change "
-                              f"{size} levels."))
+            # Participants against comparable non-participants, never their raw before → after alone.
+            reasons.append(words.training_evidence(
+                int(r.participants), float(r.mean_observed_change), int(r.non_participants),
+                float(r.mean_change_non_participants), float(r.mean_change_participants), primary, lang))
         if r.thin_evidence:
-            reasons.append(_t(lang, f"Bukti tipis: kurang dari {self.thin_participants} peserta sebanding "
+            n = self.thin_participants
+            reasons.append(_t(lang, f"Bukti tipis: kurang dari {n} peserta atau non-peserta sebanding "
                                     "sebelumnya, jadi perkiraan ini kurang pasti.",
-                              f"Thin evidence: fewer than {self.thin_participants} comparable earlier "
-                              "participants, so this estimate is uncertain."))
+                              f"Thin evidence: fewer than {n} comparable earlier participants or "
+                              "non-participants, so this estimate is uncertain."))
         return reasons
 
     # -- planner and batch -----------------------------------------------------------------------
@@ -416,7 +508,7 @@ class RecommendMixin(PredictorCore):
         for chunk in _chunks(chosen, CHUNK_EMPLOYEES):
             queries = self._queries(index, chunk, as_of, horizon_months)
             pairs = self._pair_gains(export, ctx, queries, chunk, as_of)
-            parts.append(self.rank_pairs(pairs, limit=top_k))
+            parts.append(self.rank_pairs(pairs, limit=top_k, uncertain=False))
         ranked = pd.concat(parts, ignore_index=True) if parts else self.rank_pairs(
             pd.DataFrame(columns=list(PAIR_COLUMNS)), limit=top_k)
         units = index.employees["unit_id"]

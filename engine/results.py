@@ -90,9 +90,26 @@ class GapClosed:
 
 @dataclass
 class TrainingEvidence:
-    participants: Annotated[int, Field(description="comparable past participants who completed the training")]
-    mean_observed_change: Annotated[float | None, Field(description="their mean observed level change, before → "
-                                                                    "after")]
+    """Comparable past participants against comparable non-participants over the same period: a difference
+    in differences on matched records (`engine.evidence`). Comparable: same competency (the one the
+    training closes most for this employee), same whole-level band before, similar time between the two
+    assessments, same period, same required level."""
+
+    participants: Annotated[int, Field(description="comparable past participants who completed the training, "
+                                                   "assessed before and after it and matched to non-participants")]
+    mean_observed_change: Annotated[float | None, Field(
+        description="the participants' mean level change beyond that of comparable non-participants over the "
+                    "same period (difference in differences, in levels); null without evidence. Not the raw "
+                    "before → after, which regression to the mean inflates")]
+    non_participants: Annotated[int, Field(description="assessment pairs of comparable non-participants (no "
+                                                       "training in that competency in between) compared")] = 0
+    mean_change_non_participants: Annotated[float | None, Field(
+        description="their mean level change, adjusted to the participants' levels before; null without "
+                    "evidence")] = None
+    mean_change_participants: Annotated[float | None, Field(
+        description="the participants' own mean change before → after; read it only beside "
+                    "mean_change_non_participants (it equals mean_observed_change + "
+                    "mean_change_non_participants)")] = None
 
 
 @dataclass

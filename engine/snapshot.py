@@ -2,8 +2,10 @@
 
 Built once per snapshot and kept for the last two (`Predictor.warm` builds them ahead of the first
 request): the point-in-time index, the course catalogue and reference look-ups (`Catalogue`), and per
-as-of date the eligibility of every employee, the comparable-participant evidence and JP this year
-(`Context`). `SnapshotTables` is the part of `Predictor` that builds and caches them; the cache is never
+as-of date the eligibility of every employee, the evidence (`engine.evidence`: comparable participants
+against comparable non-participants) and JP this year (`Context`). The pair features' tables (`features.pair_features.PairTables`: completions by course and job family, the
+share of each course's targets a position requires, own past gains) are built with the index.
+`SnapshotTables` is the part of `Predictor` that builds and caches them; the cache is never
 pickled. `PairRows` holds the eligible (employee, training) pairs of one request (`engine.recommend`).
 """
 
@@ -18,12 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.effects import COURSE_FEATURES, course_catalogue
+from engine.effects import COURSE_FEATURES, course_catalogue, with_courses
+from engine.evidence import EvidenceTable, did_evidence
 from features.constants import ACTIVE_STATUS
-from features.eligibility import eligibility_matrix, training_evidence_by_band
+from features.eligibility import eligibility_matrix
 from features.export import Export
 from features.jp import jp_this_year
-from features.pit import PitIndex
+from features.pair_features import PairTables, with_pair_features
+from features.pit import PLAN_FEATURES, PitIndex, plan_features
+from features.pit_index import to_days
 
 AS_OF_CACHE = 4  # per-date tables kept per snapshot (the export date and a few back-test dates)
 EVIDENCE_BANDS = 8  # band codes -1 … 4 fit in 3 bits of an evidence key
@@ -99,8 +104,9 @@ class Context:
     export: Export
     index: PitIndex
     catalogue: pd.DataFrame
-    evidence: dict[date, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    evidence: dict[date, EvidenceTable]
     tables: Catalogue
+    pair_tables: PairTables  # the learned pair features' tables (`features.pair_features`)
     eligibility: dict[date, tuple[pd.Index, np.ndarray, np.ndarray]] = field(default_factory=dict)
     jp_year: dict[date, pd.Series] = field(default_factory=dict)
 
@@ -126,8 +132,11 @@ class PairRows:
     gap_before: np.ndarray  # per row
     tau: np.ndarray  # per row: the point effect
     closes: np.ndarray  # per row: gap closed by the point effect
-    participants: np.ndarray  # per row: comparable past participants
-    mean_change: np.ndarray  # per row: their mean observed change (NaN when none)
+    participants: np.ndarray  # per row: comparable past participants (`engine.evidence`)
+    mean_change: np.ndarray  # per row: their change beyond comparable non-participants' (NaN when none)
+    non_participants: np.ndarray  # per row: comparable non-participant records
+    change_non_participants: np.ndarray  # per row: their (level-adjusted) mean change (NaN when none)
+    change_participants: np.ndarray  # per row: the participants' own mean change (NaN when none)
     order: np.ndarray  # rows by pair, then gap closed (largest first), then target order
 
 
@@ -147,7 +156,8 @@ class SnapshotTables:
                     return ctx
         index = PitIndex.build(export)
         catalogue = course_catalogue(export)
-        ctx = Context(key, export, index, catalogue, {}, Catalogue.build(export, index, catalogue))
+        ctx = Context(key, export, index, catalogue, {}, Catalogue.build(export, index, catalogue),
+                      PairTables.of(index, export))
         with self._lock:
             self._cache = [ctx] + [c for c in self._cache if c.key != key][:1]
         return ctx
@@ -167,18 +177,15 @@ class SnapshotTables:
                     cache.pop(next(iter(cache)))
         return value
 
-    def _evidence(self, ctx: Context, as_of: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Comparable-participant evidence at `as_of` as (sorted keys, participants, mean observed change);
-        key = (training position × competencies + competency code) × EVIDENCE_BANDS + band + 1."""
-        def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            table = training_evidence_by_band(ctx.export, as_of)
+    def _evidence(self, ctx: Context, as_of: date) -> EvidenceTable:
+        """The difference-in-differences evidence at `as_of` (`engine.evidence.did_evidence`), keyed by
+        (training position × competencies + competency code) × EVIDENCE_BANDS + band + 1."""
+        def build() -> EvidenceTable:
+            table = did_evidence(ctx.export, as_of)
             keys = self._evidence_keys(ctx, ctx.tables.training_ids.get_indexer(table["training_id"].astype(str)),
                                        ctx.index.competencies.index.get_indexer(table["competency_id"].astype(str)),
                                        table["band"].to_numpy(np.int64))
-            known = keys >= 0
-            order = np.argsort(keys[known], kind="stable")
-            return (keys[known][order], table["participants"].to_numpy(np.int64)[known][order],
-                    table["mean_observed_change"].to_numpy(np.float64)[known][order])
+            return EvidenceTable.of(table, keys)
 
         return self._remember(ctx.evidence, as_of, build)
 
@@ -214,6 +221,22 @@ class SnapshotTables:
 
     def _jp_year(self, ctx: Context, as_of: date) -> pd.Series:
         return self._remember(ctx.jp_year, as_of, lambda: jp_this_year(ctx.export, as_of))
+
+    @staticmethod
+    def _plan_rows(ctx: Context, base_x: pd.DataFrame, queries: pd.DataFrame, plans: Sequence[Sequence[str]]
+                   ) -> pd.DataFrame:
+        """`base_x` (features of `queries` with the empty plan) with the plan, course and pair features of
+        `plans[i]` on row i, as of each query's date: the effect model's rows for a what-if (the same
+        features as the recommendations' `_effect_rows`)."""
+        index = ctx.index
+        comp_code = index.competencies.index.get_indexer(base_x["competency_id"].astype(str)).astype(np.int64)
+        planned = plan_features(index, comp_code, base_x["current_level"].to_numpy(np.float64), plans)
+        out = base_x.copy()
+        for name in PLAN_FEATURES:
+            out[name] = planned[name]
+        nip_code = index.nips.get_indexer(pd.Index(queries["nip"].astype(str))).astype(np.int64)
+        return with_pair_features(with_courses(out, ctx.catalogue, plans), ctx.pair_tables, index, nip_code,
+                                  to_days(queries["as_of"]), plans)
 
     def _forget(self, export: Export) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ from features.constants import (
     LEVEL_MIN,
 )
 from features.export import Export
+from features.measurement import MeasurementModel, measurement_model
 from features.pit_index import (
     DAY_OFFSET,
     DAYS_PER_MONTH,
@@ -31,6 +32,7 @@ from features.pit_index import (
     Timeline,
     as_index,
     as_str,
+    date_of,
     day_of,
     to_days,
     year_end_days,
@@ -58,6 +60,7 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "required_level", "current_gap", "skp_percentile", "skp_last_rating", "skp_mean_3y", "tenure_years",
     "grade_rank", "education_rank", "trainings_12m", "trainings_36m", "abandoned_12m", "abandoned_36m",
     "jp_12m", "jp_compliant", "targeted_trainings_36m", "unit_mean_level", "horizon_months",
+    "level_estimate", "level_estimate_sd",
 )
 PLAN_FEATURES: tuple[str, ...] = (
     "plan_n_targeting", "plan_jp_targeting", "plan_n_in_band", "plan_n_below_band", "plan_n_above_band",
@@ -74,7 +77,8 @@ DESCRIPTIVE_COLUMNS: tuple[str, ...] = ("competency_name", "current_level_source
 
 
 def build_features(export: Export | PitIndex, queries: pd.DataFrame,
-                   plans: Sequence[Sequence[str]] | None = None) -> pd.DataFrame:
+                   plans: Sequence[Sequence[str]] | None = None,
+                   measurement: MeasurementModel | None = None) -> pd.DataFrame:
     """One row of features per query row (same index), each as of the row's own `as_of`.
 
     `queries` needs nip, competency_id, as_of, horizon_months; optional: required_level (else from the
@@ -84,6 +88,8 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
     Never-assessed competencies: current_level is the employee's mean latest level in their other
     competencies, else the competency's mean among colleagues of the same position type as of the date,
     else its mean over everyone, else the middle of the scale; `current_level_source` says which.
+    level_estimate / level_estimate_sd: the posterior of the true level from all assessments on or before
+    as_of (`features.measurement`; `measurement` = the fitted model, else the index's own).
     """
     index = as_index(export)
     n = len(queries)
@@ -153,6 +159,12 @@ def build_features(export: Export | PitIndex, queries: pd.DataFrame,
         current[fill] = values[fill]
         source[fill] = label
     f["current_level"] = current
+    # The level estimated from all assessments (features.measurement): `measurement` is the model learnt
+    # at training time; without one, the index's own, fitted on the assessments up to the latest as-of
+    # date of these queries (never on records after it; as `training.fit` fits it up to its cutoff).
+    latest = date_of(int(as_of.max())) if len(as_of) else None
+    model = measurement if measurement is not None else measurement_model(index, latest)
+    f["level_estimate"], f["level_estimate_sd"] = model.estimate(index, pair, as_of)
     f["never_assessed"] = (~has).astype(np.float64)
     f["thin_evidence"] = (~has | (age_days > ASSESSMENT_VALID_YEARS * DAYS_PER_YEAR)).astype(np.float64)
 

@@ -58,6 +58,11 @@ def day_of(d: date) -> int:
     return int(np.datetime64(d, "D").astype(np.int64)) + DAY_OFFSET
 
 
+def date_of(day: int) -> date:
+    """The date of a day number (the inverse of `day_of`)."""
+    return date.fromisoformat(str(np.datetime64(int(day) - DAY_OFFSET, "D")))
+
+
 def year_end_days(years: np.ndarray) -> np.ndarray:
     """Day numbers of 31 December of each year."""
     ends = (years.astype(np.int64) - 1970 + 1).astype("datetime64[Y]").astype("datetime64[D]") - 1

@@ -78,6 +78,30 @@ def accuracy_checks(tolerance: float = 0.02) -> list[GateCheck]:
     ]
 
 
+DR_DIFFERENCE = "policy_dr_vs_rule"
+
+
+def _beats_rule_policy(candidate: Metrics, _champion: Metrics | None) -> str | None:
+    if DR_DIFFERENCE not in candidate:
+        return None  # not measured (an evaluation before this check, or a history too short for it)
+    diff = candidate[DR_DIFFERENCE]
+    if diff > 0:
+        return None
+    lo, hi = candidate.get(f"{DR_DIFFERENCE}_lo", float("nan")), candidate.get(f"{DR_DIFFERENCE}_hi", float("nan"))
+    return (f"the doubly robust value of the model's rank-1 picks does not beat the rule baseline's "
+            f"(model − rule {diff:+.4f} levels, 95% interval [{lo:+.4f}, {hi:+.4f}])")
+
+
+def decision_checks() -> list[GateCheck]:
+    """Truth-free decision quality (`training.policy_eval`): refuse a model whose rank-1 picks are not
+    better than the rule baseline's by the cross-fitted doubly robust estimate (point estimate of model −
+    rule ≤ 0). The point estimate, not the interval's lower bound: on an export of a few hundred employees
+    the interval is wider than the real model's margin over the rule, so requiring a positive lower bound
+    would refuse good models for want of data; a model no better than the rule in expectation is refused.
+    Passes when the metric was not measured (the other checks still apply)."""
+    return [GateCheck("beats_rule_policy_dr", (), _beats_rule_policy)]
+
+
 def default_gate(candidate: dict, champion: dict | None, tolerance: float = 0.02) -> list[str]:
     """The promotion gate of `kompetensi promote`: failure reasons, [] = pass."""
     return run_checks(accuracy_checks(tolerance), candidate, champion)

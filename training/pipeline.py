@@ -24,6 +24,7 @@ from training import registry
 from training.evaluate import backtest, truth_comparison
 from training.fairness import run_audit
 from training.fit import fit_predictor
+from training.policy_eval import policy_evaluation
 from training.rec_eval import evaluate_recommendations
 from training.registry import load_bundle
 from training.report import ReportInputs, write_report, write_sections
@@ -119,6 +120,15 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
         all_metrics.update(rec_metrics)
     else:
         notes.append("No truth directory given: the comparison with ground truth is skipped.")
+    progress("decision quality without truth: doubly robust policy values on held-out employees")
+    try:
+        all_metrics.update(policy_evaluation(export, predictor, seed=settings.seed).metrics)
+        if "rec_policy_value_top1" in all_metrics:  # does the truth-free verdict agree with the truth's?
+            truth_beats = all_metrics["rec_policy_value_top1"] > all_metrics["rec_rule_policy_value_top1"]
+            all_metrics["policy_dr_gate_agrees_with_truth"] = float(
+                (all_metrics["policy_dr_vs_rule"] > 0) == truth_beats)
+    except ValueError as exc:  # a history too short for outcomes after the evaluation dates
+        notes.append(f"Policy values without truth not estimated: {exc}.")
     progress("fairness audit: errors, recommendations and plan by sex, age band, employment, position type")
     audit = run_audit(export, predictor, bt, seed=settings.seed, settings=settings, progress=progress)
     all_metrics.update(audit.metrics())

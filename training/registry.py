@@ -34,7 +34,7 @@ from engine.bundle import BUNDLE_FILE, sha256_bytes, sha256_file
 from features.settings import Settings, get_settings
 from training.bundle import locked, write_bundle_dir
 from training.fairness import fairness_checks
-from training.gate import Gate, Metrics, accuracy_checks, make_gate
+from training.gate import Gate, Metrics, accuracy_checks, decision_checks, make_gate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -339,9 +339,11 @@ def promote(version: str | None = None, *, gate: Gate, models_dir: Path | None =
 
 
 def promotion_gate(tolerance: float = 0.02, settings: Settings | None = None) -> Gate:
-    """The gate of `kompetensi promote`: `accuracy_checks` and the merit-system fairness checks of
-    `training.fairness.fairness_checks` (thresholds from `settings`, KOMPETENSI_FAIRNESS_*)."""
-    return make_gate(*accuracy_checks(tolerance), *fairness_checks(settings=settings))
+    """The gate of `kompetensi promote`: `accuracy_checks`, the truth-free decision check of
+    `training.gate.decision_checks` (the model's picks beat the rule baseline's by the doubly robust
+    estimate) and the merit-system fairness checks of `training.fairness.fairness_checks` (thresholds
+    from `settings`, KOMPETENSI_FAIRNESS_*)."""
+    return make_gate(*accuracy_checks(tolerance), *decision_checks(), *fairness_checks(settings=settings))
 
 
 # ---------------------------------------------------------------------------------------------

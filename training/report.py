@@ -27,7 +27,7 @@ from engine.plans import PlanCurvePoint
 from features.values import finite
 from training.evaluate import Backtest
 from training.fairness import ATTRIBUTES, OUTCOMES, fairness_checks
-from training.gate import run_checks
+from training.gate import decision_checks, run_checks
 
 if TYPE_CHECKING:
     from engine.drift import DriftReport
@@ -170,6 +170,47 @@ def _fmt(v: float) -> str:
         number = finite(v)
         return "—" if number is None else f"{number:,.4f}"
     return html.escape(str(v))
+
+
+def _policy_dr_section(metrics: dict[str, float]) -> list[str]:
+    """The truth-free policy values (`training.policy_eval`) beside the truth's, and the gate's verdict."""
+    if "policy_value_dr" not in metrics:
+        return []
+    m = {k: finite(v) for k, v in metrics.items()}
+
+    def num(key: str, fmt: str = "{:+.3f}") -> str:
+        value = m.get(key)
+        return "—" if value is None else fmt.format(value)
+
+    rows = [("asn-kompetensi", "policy_value_dr", "rec_policy_value_top1"),
+            ("rule baseline", "policy_value_dr_rule", "rec_rule_policy_value_top1"),
+            ("popularity baseline", "policy_value_dr_popularity", "rec_popularity_policy_value_top1")]
+    cells = "".join(f"<tr><td>{name}</td><td>{num(dr)}</td><td>{num(truth, '{:.3f}')}</td></tr>"
+                    for name, dr, truth in rows)
+    verdict = run_checks(decision_checks(), metrics, None)
+    return [
+        "<h2>Decision quality without truth</h2>",
+        "<p>Doubly robust (AIPW) value of following each policy's rank-1 pick, from the export alone: "
+        "the gap closed on the pick's target competencies at the next assessment, with against without a "
+        "training of the pick's format targeting them, outcome and propensity models cross-fitted on "
+        "held-out employees (levels per employee and evaluation date). Beside it, when a truth directory "
+        "was given, the truth's rank-1 policy value (1 = oracle, 0 = random) for the same policy: the "
+        "scales differ, the ordering should agree.</p>",
+        f"<table><tr><th>policy</th><th>DR value (levels)</th><th>truth policy value</th></tr>{cells}</table>",
+        f"<p>Model − rule: {num('policy_dr_vs_rule')} (95% interval {num('policy_dr_vs_rule_lo')} to "
+        f"{num('policy_dr_vs_rule_hi')}); model value interval {num('policy_value_dr_lo')} to "
+        f"{num('policy_value_dr_hi')}; {num('policy_dr_units', '{:,.0f}')} employee-dates of "
+        f"{num('policy_dr_employees', '{:,.0f}')} employees. Overlap: {num('policy_dr_overlap_outside', '{:.1%}')} "
+        f"of pairs have a propensity of any targeting training outside [0.05, 0.95]; "
+        f"{num('policy_dr_overlap_format_below', '{:.1%}')} of per-format propensities are below 0.05 "
+        "(clipped: there the estimate leans on the outcome model). Placebo (effect on competencies no "
+        f"completed training targeted, should be ≈ 0): {num('placebo_effect')} (95% interval "
+        f"{num('placebo_effect_lo')} to {num('placebo_effect_hi')}).</p>",
+        "<p>Gate: " + (html.escape("; ".join(verdict)) if verdict else "the model's picks beat the rule "
+                       "baseline's (point estimate of model − rule > 0).")
+        + ("" if "policy_dr_gate_agrees_with_truth" not in m else
+           " The truth " + ("agrees" if m["policy_dr_gate_agrees_with_truth"] else "disagrees") + ".") + "</p>",
+    ]
 
 
 _GROUP_NAMES = {"l": "men (l)", "p": "women (p)", "lt30": "< 30", "30_39": "30–39", "40_49": "40–49",
@@ -320,6 +361,7 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
         parts.append("<h2>Recommendations against the true gains</h2>")
         parts.append(_figure_html(_policy_figure(inputs.recommendation_metrics), first))
         parts.append(_table(inputs.recommendation_metrics))
+    parts += _policy_dr_section(inputs.metrics)
     if inputs.fairness is not None:
         parts += _fairness_section(inputs.fairness, first)
     if inputs.drift is not None:

@@ -97,6 +97,7 @@ def test_predictions_follow_the_current_level(setup: GapSetup, queries: pd.DataF
     """Minimum functionality: someone assessed higher is predicted higher, on average by most of the gap."""
     x = build_features(setup.index, queries)
     x = x[x["never_assessed"] == 0]
-    low, high = x.assign(current_level=2.0), x.assign(current_level=4.0)
+    # Assessed higher: the latest score and the level estimated from all assessments (the model's anchor).
+    low, high = (x.assign(current_level=2.0, level_estimate=2.0), x.assign(current_level=4.0, level_estimate=4.0))
     diff = setup.model.predict(high)["predicted_level"] - setup.model.predict(low)["predicted_level"]
     assert diff.mean() > 1.0

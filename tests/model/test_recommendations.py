@@ -148,14 +148,12 @@ def test_a_course_far_below_ones_level_never_outranks_an_in_band_one(world) -> N
 def test_employee_without_gap_gets_an_empty_list_and_a_message(world, batch) -> None:
     _, export, predictor = world
     gaps, _ = batch
-    total = gaps.groupby("nip")["gap"].sum()
-    nip = str(total.index[total == 0][0]) if (total == 0).any() else None
-    if nip is None:  # make one: standards of the first employee's position at level 1
-        nip = str(total.index[0])
-        position = export["employees"].set_index("nip").loc[nip, "position_id"]
-        std = export["position_standards"].copy()
-        std.loc[std["position_id"] == position, "required_level"] = 1
-        export = _copy(export, position_standards=std)
+    # No gap, not even within the predicted levels' uncertainty: the standards of the position at level 1.
+    nip = str(gaps["nip"].iloc[0])
+    position = export["employees"].set_index("nip").loc[nip, "position_id"]
+    std = export["position_standards"].copy()
+    std.loc[std["position_id"] == position, "required_level"] = 1
+    export = _copy(export, position_standards=std)
     result = predictor.recommend(export, nip)
     assert result.items == [] and result.total_gap == 0.0
     assert result.message == "Tidak ada kesenjangan kompetensi yang perlu ditutup"
@@ -351,3 +349,31 @@ def test_one_employee_answers_equal_the_batch_computation(world, batch) -> None:
     for days in range(1, 8):
         predictor.pair_gains(export, [nip], as_of=as_of - timedelta(days=30 * days))
     assert len(ctx.eligibility) <= 4 and len(ctx.evidence) <= 4
+
+
+def test_an_employee_just_above_the_standard_still_gets_the_trainings_that_may_close_a_gap(world, batch) -> None:
+    _, export, predictor = world
+    gaps, _ = batch
+    total = gaps.groupby("nip")["gap"].sum()
+    no_point_gap = [str(n) for n in total.index[total == 0]]
+    pairs = predictor.pair_gains(export, no_point_gap)
+    assert (pairs["expected_gain"] <= predictor.gain_epsilon).all()  # no point gain: today's list is empty
+    results = predictor.recommend_many(export, no_point_gap, lang="en")
+    listed = [r for r in results if r.items]
+    assert listed, "no employee just above the standard got a recommendation"
+    for result in listed:
+        assert result.message is None
+        for item in result.items:
+            assert item.expected_gain <= predictor.gain_epsilon < item.upper  # the gain stays the point's
+            assert "uncertain" in item.reasons[0]
+    in_indonesian = predictor.recommend(export, listed[0].nip)
+    assert "belum pasti" in in_indonesian.items[0].reasons[0]
+
+
+def test_point_gains_rank_before_gains_that_only_the_uncertainty_supports(world, batch) -> None:
+    _, export, predictor = world
+    gaps, _ = batch
+    nips = sorted(gaps["nip"].astype(str).unique())[:60]
+    for result in predictor.recommend_many(export, nips, limit=10):
+        point = [item.expected_gain > predictor.gain_epsilon for item in result.items]
+        assert point == sorted(point, reverse=True)

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from engine.effects import EFFECT_FEATURES, SLearnerEffect, XLearnerEffect, effect_matrix, treated
+from engine.effects_base import FEATURE_SETS, PRIOR_FEATURE, CourseEncoding, feature_names
+from engine.effects_dr import DRLearnerEffect, RLearnerEffect
 from features.pit import CATEGORICAL_FEATURES, FEATURES, NO_BAND_DISTANCE, NUMERIC_FEATURES, PLAN_FEATURES
 
 IN_BAND_EFFECT, OUT_OF_BAND_EFFECT = 0.5, 0.1
@@ -100,6 +102,48 @@ def test_the_blended_x_learner_also_recovers_the_effect() -> None:
         XLearnerEffect(blend="x").fit(x, y, groups)
 
 
+@pytest.mark.parametrize("learner", [DRLearnerEffect, RLearnerEffect], ids=lambda c: c.name)
+def test_dr_and_r_learners_recover_the_effect_despite_confounding(learner) -> None:
+    x, y, groups, counterfactual = synthetic_pairs(n=8000, seed=1)
+    model = learner(seed=2, n_bootstrap=2).fit(x, y, groups, counterfactual)
+    tau_in, lo, hi = model.effect(_rows_with(x, True))
+    tau_out, _, _ = model.effect(_rows_with(x, False))
+    assert abs(tau_in.mean() - IN_BAND_EFFECT) < 0.12
+    assert abs(tau_out.mean() - OUT_OF_BAND_EFFECT) < 0.12
+    assert tau_in.mean() - tau_out.mean() > 0.25
+    assert np.all(lo <= tau_in) and np.all(tau_in <= hi)
+    # Overlap is reported: the propensity's distribution and the share clipped at each end.
+    d = model.diagnostics_
+    assert {"propensity_q01", "propensity_q50", "propensity_q99", "trimmed_low_share", "trimmed_high_share"} <= set(d)
+    assert 0.0 <= d["trimmed_low_share"] <= 1.0 and d["propensity_q01"] <= d["propensity_q50"] <= d["propensity_q99"]
+    assert d["propensity_mean_treated"] > d["propensity_mean_untreated"]  # the selection is seen
+    with pytest.raises(ValueError, match="counterfactual"):
+        learner().fit(x, y, groups)
+
+
+def test_feature_sets() -> None:
+    legacy, pair = feature_names("legacy", False), feature_names("pair", False)
+    assert "plan_n_classroom" in legacy and "plan_n_classroom" not in pair  # no hand-made format groups
+    assert PRIOR_FEATURE in pair and "course_family_share" in pair and PRIOR_FEATURE not in legacy
+    assert set(pair) <= set(feature_names("pair_groups", False)) and set(FEATURE_SETS) == {
+        "legacy", "pair", "pair_groups"}
+    with pytest.raises(ValueError):
+        feature_names("groups", False)
+
+
+def test_course_encoding_shrinks_toward_the_format_mean() -> None:
+    courses = np.array(["A"] * 2 + ["B"] * 200 + ["C"] * 100, dtype=object)
+    formats = np.array(["coaching"] * 202 + ["seminar"] * 100, dtype=object)
+    d = np.r_[np.full(2, 1.0), np.full(200, 0.2), np.full(100, 0.0)]
+    enc = CourseEncoding(courses, formats, d, np.ones(len(d)), k=30.0)
+    a, b, c, new = enc(np.array(["A", "B", "C", "D"], dtype=object),
+                       np.array(["coaching", "coaching", "seminar", "seminar"], dtype=object))
+    assert abs(b - 0.2) < 0.01 and abs(c) < 0.03  # many participants: their own mean
+    assert 0.2 < a < 0.4  # two participants: mostly the format's mean
+    assert new == pytest.approx(enc.format_mean["seminar"])  # an unseen course: its format's mean
+    assert np.isnan(enc(np.array([""], dtype=object), np.array([""], dtype=object))[0])
+
+
 def test_no_targeting_training_means_no_effect(fitted) -> None:
     model, x, _ = fitted
     rows = x.head(50).copy()
@@ -128,6 +172,7 @@ def test_effect_matrix_has_the_documented_columns() -> None:
     z = effect_matrix(x)
     assert list(z.columns) == list(EFFECT_FEATURES)
     assert z["kind_manajerial"].tolist() == [1.0] * 10
+    assert z[["course_family_share", PRIOR_FEATURE]].isna().all().all()  # absent pair features: missing
 
 
 def test_x_learner_refuses_data_without_untreated_pairs() -> None:

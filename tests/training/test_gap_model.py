@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from engine.explain import LABELS, evidence, render
-from engine.gap_model import SCALE_BOUND, GapModel, metrics
+from engine.gap_model import ANCHOR, LATEST, SCALE_BOUND, GapModel, metrics
 from features.pit import FEATURES, build_features, prediction_queries
 from tests.model.gap_setup import GapSetup, gap_setup
 
@@ -55,12 +55,38 @@ def test_additivity_holds_when_the_scale_clips() -> None:
     s = gap_setup()
     rows = s.test_x.head(50).copy()
     rows["current_level"] = 5.0  # the anchor at the top: some predictions hit the bound
+    rows[s.model.anchor] = 5.0
     rows["plan_n_in_band"] = 3.0
     explanation = s.model.explain(rows)
     predicted = s.model.predict(rows)["predicted_level"].to_numpy()
     np.testing.assert_allclose(explanation.base_value + explanation.contributions.sum(axis=1), predicted,
                                atol=1e-6)
     assert (explanation.contributions[SCALE_BOUND] <= 0).all()
+
+
+def test_anchor_is_the_level_estimated_from_all_assessments(setup: GapSetup) -> None:
+    assert setup.model.anchor == ANCHOR == "level_estimate"
+    rows = setup.test_x.head(300)
+    explanation = setup.model.explain(rows)
+    assert {"level_estimate", "level_estimate_sd", "current_level"} <= set(explanation.contributions.columns)
+    # With no signal the model carries the anchor forward: the anchor's contribution moves one for one.
+    moved = rows.copy()
+    moved["level_estimate"] = moved["level_estimate"] + 0.01
+    delta = setup.model.explain(moved).contributions["level_estimate"] - explanation.contributions["level_estimate"]
+    assert (delta.abs() > 0).mean() > 0.9
+
+
+def test_the_latest_level_can_still_anchor(setup: GapSetup) -> None:
+    small = GapModel(seed=5, n_estimators=30, interval_estimators=20, anchor=LATEST)
+    x, y = setup.train_x.head(3000), setup.train_y.head(3000)
+    small.fit(x, y)
+    rows = setup.test_x.head(200)
+    explanation = small.explain(rows)
+    np.testing.assert_allclose(explanation.base_value + explanation.contributions.sum(axis=1),
+                               small.predict(rows)["predicted_level"], atol=1e-6)
+    assert small.anchor_mean_ == pytest.approx(pd.concat([x]).loc[:, LATEST].mean())
+    del small.__dict__["anchor"]  # a bundle pickled before the parameter existed
+    assert small.anchor == LATEST
 
 
 def test_contributions_are_business_features(setup: GapSetup) -> None:

@@ -248,7 +248,7 @@ def test_pruning_keeps_the_best_by_gain_and_by_gain_per_rupiah(export: Export) -
         by_ratio = own.sort_values(["ratio", "cost_idr", "training_id"], ascending=[False, True, True])
         expected = set(by_gain["training_id"].head(2)) | set(by_ratio["training_id"].head(2))
         assert set(kept.loc[kept["nip"] == nip, "training_id"]) == expected
-    assert list(kept.columns) == list(CANDIDATE_COLUMNS)
+    assert list(kept.columns) == [*CANDIDATE_COLUMNS, "estimated_gain"]
 
 
 def test_training_filters_and_seats(export: Export) -> None:
@@ -399,3 +399,44 @@ def test_allocations_are_written_as_csv_or_parquet(export: Export, tmp_path: Pat
 def test_parse_ids_accepts_repeats_and_commas() -> None:
     assert parse_ids(["A", "B,C", " C ", ""]) == ("A", "B", "C")
     assert parse_ids(None) == ()
+
+
+class IntervalEngine:
+    """Known candidates that carry their own 80% interval (`lower`, `upper`), as the engine's do."""
+
+    gain_epsilon = EPSILON
+    model_version = "intervals-1"
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def candidates(self, export: Export, nips: list[str] | None = None, *, top_k: int | None = 5,
+                   as_of: object = None, horizon_months: int = 12) -> pd.DataFrame:
+        return self.frame[self.frame["nip"].isin(set(nips or ()))].reset_index(drop=True)
+
+
+def test_a_tight_budget_does_not_buy_a_thin_estimate_over_an_equally_priced_solid_one(export: Export) -> None:
+    nips = _active(export)["nip"].astype(str).tolist()[:8]
+    solid, thin = export["trainings"]["training_id"].astype(str).tolist()[:2]
+    rows = []
+    for i, nip in enumerate(nips):  # the solid course: certain gains; the thin one: small, uncertain gains
+        rows.append((nip, solid, 0.30 + 0.02 * i, 0.30 + 0.02 * i, 0.30 + 0.02 * i))
+        rows.append((nip, thin, 0.05 + 0.01 * i, 0.0, 0.05 + 0.01 * i))
+    rows[1] = (nips[0], thin, 0.60, 0.0, 0.60)  # one thin estimate looks best of all
+    frame = pd.DataFrame(rows, columns=["nip", "training_id", "expected_gain", "lower", "upper"]).assign(
+        cost_idr=1_000_000, hours_jp=10, competency_ids=[(f"K{i % 2}",) for i in range(len(rows))],
+        unit_id="U", total_gap_before=2.0, jp_this_year=0.0)
+    engine = IntervalEngine(frame)
+    request = PlanRequest(budget_idr=1_000_000, unit_ids=(), exclude_nips=tuple(
+        n for n in _active(export)["nip"].astype(str) if n not in nips))
+    candidates, _ = plan_candidates(engine, export, request, shrink=True)
+    shrunk = candidates.set_index(["nip", "training_id"])["expected_gain"]
+    best_solid = frame[frame["training_id"] == solid]["expected_gain"].max()
+    assert shrunk[(nips[0], thin)] < best_solid < 0.60  # the thin estimate is pulled toward its course
+    assert make_plan(engine, export, request).allocations["training_id"].tolist() == [thin]  # unshrunk
+    plan = make_plan(engine, export, request, shrink=True)
+    assert list(plan.allocations["training_id"]) == [solid]
+    # The plan reports the estimates themselves, and the shrunk total beside them.
+    assert plan.totals["expected_gain"] == pytest.approx(best_solid)
+    assert plan.objective == pytest.approx(float(plan.allocations["expected_gain"].sum()))
+    assert plan.totals["expected_gain_shrunk"] == pytest.approx(float(shrunk[(nips[-1], solid)]))
