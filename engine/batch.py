@@ -4,7 +4,6 @@ champion bundle, written as the batch files INTERFACES.md defines."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -16,12 +15,11 @@ import pandas as pd
 from engine.bundle import load_champion
 from engine.predictor import Predictor
 from features.atomic import write_atomic
+from features.console import Progress, quiet
 from features.constants import GAPS_COLUMNS, RECOMMENDATIONS_COLUMNS
 from features.export import Export
 from features.settings import Settings, get_settings
 from features.store import load_snapshot
-
-Progress = Callable[[str], None]
 
 
 def _write_frame(frame: pd.DataFrame, file_format: str, path: Path) -> None:
@@ -29,10 +27,6 @@ def _write_frame(frame: pd.DataFrame, file_format: str, path: Path) -> None:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False, date_format="%Y-%m-%d", float_format="%.6g")
-
-
-def _quiet(_message: str) -> None:
-    return None
 
 
 @dataclass
@@ -45,7 +39,7 @@ class ScoreResult:
 
 def score(out: Path, *, as_of: date | None = None, horizon_months: int = 12, top_k: int = 5,
           file_format: str = "parquet", settings: Settings | None = None, export: Export | None = None,
-          progress: Progress = _quiet) -> ScoreResult:
+          progress: Progress = quiet) -> ScoreResult:
     """Write gaps.{parquet,csv} and recommendations.{parquet,csv} for every active employee with the
     champion bundle under models/ (what the server serves), columns as INTERFACES.md defines."""
     settings = settings or get_settings()

@@ -13,6 +13,12 @@ from typing import NoReturn
 
 import typer
 
+Progress = Callable[[str], None]  # a long job's progress lines go to one of these
+
+
+def quiet(_message: str) -> None:
+    """The progress callback of a caller that wants none."""
+
 
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)

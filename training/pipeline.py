@@ -7,15 +7,15 @@ Each step is a function that returns values; this module owns the MLflow runs (t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.bundle import BundleError, load_champion
 from engine.drift import DriftReport, attach_reference, drift_report
 from engine.plans import PlanCurvePoint, PlanRequest, make_plan
+from features.console import Progress, quiet
 from features.export import Export
 from features.pit import PitIndex, build_features, prediction_queries
 from features.settings import Settings, get_settings
@@ -28,15 +28,6 @@ from training.policy_eval import policy_evaluation
 from training.rec_eval import evaluate_recommendations
 from training.registry import load_bundle
 from training.report import ReportInputs, write_report, write_sections
-
-if TYPE_CHECKING:
-    pass
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    return None
 
 
 @dataclass
@@ -55,7 +46,7 @@ class EvaluateResult:
     metrics_file: Path
 
 
-def train(*, settings: Settings | None = None, export: Export | None = None, progress: Progress = _quiet
+def train(*, settings: Settings | None = None, export: Export | None = None, progress: Progress = quiet
           ) -> TrainResult:
     """Fit every model on the current snapshot, log the run to MLflow and register a new version."""
 
@@ -97,7 +88,7 @@ def load_version_bundle(version: str | None) -> tuple[str, Any]:
 
 def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_dir: Path | None = None,
              cutoff: date | None = None, settings: Settings | None = None, export: Export | None = None,
-             progress: Progress = _quiet) -> EvaluateResult:
+             progress: Progress = quiet) -> EvaluateResult:
     """Back-test the version's model family against the baselines, compare with truth when given, write
     the HTML report and metrics.json, and log both to MLflow (the promotion gate reads these metrics)."""
 
