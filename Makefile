@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test bench bench-decisions lint clean
+.PHONY: install run test bench bench-decisions bench-faults lint clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "python3.11 not found"; exit 1; }
@@ -28,6 +28,10 @@ bench: install
 
 bench-decisions: install
 	$(BIN)/python -m benchmarks.bench_decisions --out benchmarks/results/decisions
+
+# Not part of `make bench`: ~5 minutes, and it stops a (throwaway, its own) PostgreSQL cluster; needs root.
+bench-faults: install
+	$(BIN)/python -m benchmarks.bench_faults --out benchmarks/results
 
 lint: install
 	$(BIN)/ruff check features engine training serving kompetensi tests benchmarks

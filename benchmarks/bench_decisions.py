@@ -62,6 +62,8 @@ from benchmarks.decision_metrics import (
     ranking_metrics,
     recall_of_beneficial,
 )
+from engine.effects import DEFAULT_FEATURE_SET
+from engine.effects_base import FEATURE_SETS
 from features.constants import ACTIVE_STATUS
 from features.eligibility import eligible_pairs
 from features.generator import generate_export
@@ -165,7 +167,7 @@ def ensure_world_export(workdir: Path, world: str, employees: int, years: int, p
 
 
 def evaluate_world(world: str, group: str, workdir: Path, *, employees: int, years: int, fit_seed: int = FIT_SEED,
-                   progress: Callable[[str], None] = say) -> dict[str, Any]:
+                   feature_set: str | None = None, progress: Callable[[str], None] = say) -> dict[str, Any]:
     """Every figure of one world (module docstring) with its ceiling, rule baseline and timings."""
     started = time.perf_counter()
     seconds: dict[str, float | None] = {}
@@ -185,7 +187,8 @@ def evaluate_world(world: str, group: str, workdir: Path, *, employees: int, yea
     export = timed("read", lambda: read_export(folder).without_protected())
     truth = active_truth(read_truth_effects(truth_dir), export)
     say_w("fitting the predictor")
-    predictor = timed("fit", lambda: fit_predictor(export, seed=fit_seed))
+    effect_params = {"feature_set": feature_set} if feature_set else None
+    predictor = timed("fit", lambda: fit_predictor(export, seed=fit_seed, effect_params=effect_params))
     say_w(f"fitted in {seconds['fit']:.1f} s; scoring every active employee")
     _, recs = timed("score", lambda: predictor.score(export, top_k=5))
     say_w(f"scored in {seconds['score']:.1f} s; evaluating against the truth")
@@ -328,7 +331,8 @@ def goals(worlds: dict[str, dict[str, Any]], names: Sequence[str]) -> list[dict[
 # The run
 # ---------------------------------------------------------------------------------------------------
 def run(worlds: Sequence[str], held_out: Sequence[str], workdir: Path, *, employees: int = EMPLOYEES,
-        years: int = YEARS, fit_seed: int = FIT_SEED, progress: Callable[[str], None] = say) -> dict[str, Any]:
+        years: int = YEARS, fit_seed: int = FIT_SEED, feature_set: str | None = None,
+        progress: Callable[[str], None] = say) -> dict[str, Any]:
     """Evaluate every world (a failing world is recorded and the others still run) and summarise the
     tuning and held-out groups separately."""
     worlds = list(dict.fromkeys(worlds))
@@ -345,7 +349,7 @@ def run(worlds: Sequence[str], held_out: Sequence[str], workdir: Path, *, employ
         progress(f"world {i + 1} of {len(worlds)}: {world} ({group.replace('_', '-')})")
         try:
             results[world] = evaluate_world(world, group, workdir, employees=employees, years=years,
-                                            fit_seed=fit_seed, progress=progress)
+                                            fit_seed=fit_seed, feature_set=feature_set, progress=progress)
         except Exception as exc:  # noqa: BLE001 - one failing world must not lose the others' figures
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             failures.append(f"{world}: {message}")
@@ -358,6 +362,7 @@ def run(worlds: Sequence[str], held_out: Sequence[str], workdir: Path, *, employ
                  f"oracle and random ({RANDOM_ORDERS} random orders); observable ceiling: LightGBM fit to the "
                  f"truth, {CEILING_FOLDS}-fold GroupKFold by employee"),
         "settings": {"employees": employees, "years": years, "budgets_idr": list(budgets), "fit_seed": fit_seed,
+                     "feature_set": feature_set or DEFAULT_FEATURE_SET,
                      "beneficial_gain": BENEFICIAL_GAIN, "ceiling_folds": CEILING_FOLDS,
                      "random_orders": RANDOM_ORDERS},
         "tuning_worlds": tuning, "held_out_worlds": held,
@@ -484,6 +489,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--employees", type=int, default=EMPLOYEES)
     parser.add_argument("--years", type=int, default=YEARS)
     parser.add_argument("--fit-seed", type=int, default=FIT_SEED)
+    parser.add_argument("--feature-set", choices=FEATURE_SETS, default=None,
+                        help=f"the effect model's feature set (default {DEFAULT_FEATURE_SET}; engine.effects_base)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the generated exports here (reused next time); default a temporary folder")
     args = parser.parse_args(argv)
@@ -497,7 +504,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{machine['nproc']} cores, load average {machine['load_average']}")
     started = time.perf_counter()
     try:
-        report = run(worlds, held_out, workdir, employees=args.employees, years=args.years, fit_seed=args.fit_seed)
+        report = run(worlds, held_out, workdir, employees=args.employees, years=args.years, fit_seed=args.fit_seed,
+                     feature_set=args.feature_set)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -18,14 +18,13 @@ from engine import explain as words
 from engine.effects import with_courses
 from engine.results import EngineError, UnknownEmployee, UnknownTraining
 from engine.snapshot import Context, SnapshotTables
-from features.constants import LEVEL_MAX, LEVEL_MIN
+from features.constants import LEVEL_MAX, LEVEL_MIN, MAX_HORIZON_MONTHS
 from features.export import Export
 from features.pit import PLAN_FEATURES, PitIndex, build_features, plan_features, prediction_queries
 from features.settings import Settings
 
 GAIN_EPSILON = 0.01  # levels: an expected gain at or below this is noise, not a reason to train
 THIN_PARTICIPANTS = 5  # fewer comparable past participants than this: thin evidence
-MAX_HORIZON_MONTHS = 36  # the longest horizon the training pairs show
 LANGS = ("id", "en")
 # The configuration a Predictor is given once (`Predictor.configure`); until then the Settings defaults
 # (read from the field definitions: nothing here reads the environment).

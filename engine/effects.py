@@ -54,6 +54,17 @@ in `engine.effects_dr`; the final stage, interval, feature sets and course encod
     DR- and R-learners lose everywhere: the propensity of a course on a competency is small for most
     pairs (about a third below 0.05, clipped), so their pseudo-outcomes are dominated by
     inverse-propensity noise at this size.
+  * with the expected gain counting the level's uncertainty (`engine.recommend._gap_closed`), the same
+    eight tuning worlds (800 employees, 4 years; mean rank-1 / top-3 / Spearman, worst top-3; one fit per
+    world and set, on the bench_decisions exports: `bench_decisions --feature-set` gives the same fits):
+      "legacy" (format groups)                     0.909  0.855  0.673  0.829
+      "formats" (each exact format, no groups)     0.902  0.849  0.662  0.821
+      "formats" + job-family fit, required share
+      and the course's shrunk own effect           0.888  0.817  0.646  0.791
+      "legacy", band read against the level
+      estimated from all assessments               0.908  0.856  0.669  0.811
+    so "legacy" stays; "formats" (`feature_set="formats"`) is the set without a hand-made grouping, 0.006
+    behind on rank-1, and the band stays read against the latest score.
 
 Interval of τ: the final stage is refitted on `n_bootstrap` cluster-bootstrap resamples (employees drawn
 with replacement, nuisances held fixed, so the interval reflects the effect model's estimation

@@ -13,7 +13,8 @@ Feature sets of Z (`feature_set`): "legacy" = band position, JP, the hand-made f
 spread and band width, horizon, competency kind (the model before issue 13); "pair" = the same without
 the format groups, plus the learned pair features of `features.pair_features` (exact format, job-family
 fit, required share, spacing, the employee's own record, distance to the top) and `course_prior`;
-"pair_groups" = "pair" with the format groups too. `moderators=True` adds the employee moderators.
+"pair_groups" = "pair" with the format groups too; "formats" = "legacy" with each exact format instead
+of the format groups. `moderators=True` adds the employee moderators.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from engine.gap_model import booster_threads, float_matrix
 from features.constants import COMPETENCY_KINDS
-from features.pair_features import COURSE_KEY_COLUMNS, PAIR_FEATURES
+from features.pair_features import COURSE_KEY_COLUMNS, FORMAT_FEATURES, PAIR_FEATURES
 from features.pit import CATEGORICAL_FEATURES, HISTORY_FEATURES
 
 # What describes the training relative to the employee (the "W" of the meta-learners).
@@ -52,7 +53,7 @@ EFFECT_FEATURES: tuple[str, ...] = (TREATMENT_FEATURES + COURSE_FEATURES + MODER
                                     + PAIR_FEATURES + (PRIOR_FEATURE,))
 # Columns that may be absent from the rows (read as missing): what older rows or other callers lack.
 OPTIONAL_FEATURES: frozenset[str] = frozenset(COURSE_FEATURES + PAIR_FEATURES + (PRIOR_FEATURE,))
-FEATURE_SETS = ("legacy", "pair", "pair_groups")
+FEATURE_SETS = ("legacy", "pair", "pair_groups", "formats")
 # The final stage's LightGBM parameters by feature set: the learned sets have more inputs, and with the
 # legacy stage's 200 rows per leaf and every column per tree they split on noise (tuning worlds, 800
 # employees, mean rank-1 / top-3 / Spearman 0.840 / 0.775 / 0.573); 400 rows per leaf and half the columns
@@ -61,6 +62,7 @@ FINAL_STAGE: dict[str, dict[str, Any]] = {
     "legacy": dict(n_estimators=150, num_leaves=15, min_child_samples=200),
     "pair": dict(n_estimators=150, num_leaves=15, min_child_samples=400, colsample_bytree=0.5),
     "pair_groups": dict(n_estimators=150, num_leaves=15, min_child_samples=400, colsample_bytree=0.5),
+    "formats": dict(n_estimators=150, num_leaves=15, min_child_samples=200),
 }
 EFFECT_MONOTONE: dict[str, int] = {
     "plan_n_targeting": 1, "plan_jp_targeting": 1, "plan_n_in_band": 1, "plan_band_distance": -1,
@@ -90,6 +92,9 @@ def feature_names(feature_set: str, moderators: bool, drop: tuple[str, ...] = ()
         names = [f for f in names if f not in PAIR_FEATURES and f != PRIOR_FEATURE]
     elif feature_set == "pair":
         names = [f for f in names if f not in FORMAT_GROUP_FEATURES]
+    elif feature_set == "formats":
+        names = [f for f in names if f not in FORMAT_GROUP_FEATURES and f != PRIOR_FEATURE
+                 and (f not in PAIR_FEATURES or f in FORMAT_FEATURES)]
     return tuple(f for f in names if f not in drop)
 
 

@@ -76,14 +76,13 @@ from features.constants import (
 )
 from features.export import Export
 from features.jp import jp_this_year
-from features.values import HorizonMonths, Identifier, finite
+from features.values import HorizonMonths, Identifier, Rupiah, finite
 
 CHUNK_EMPLOYEES = 1000  # zero-gain pairs (jp mode) are computed this many employees at a time
 MAX_UNITS = 500
 MAX_LISTED_NIPS = 10_000
 MAX_LISTED_TRAININGS = 1_000
 NipItem = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Rupiah = Annotated[int, Field(ge=0, le=10**15)]
 _ID_LISTS = ("unit_ids", "include_nips", "exclude_nips", "include_training_ids", "exclude_training_ids")
 
 
@@ -429,9 +428,6 @@ def plan_candidates(predictor: Any, export: Export, request: PlanRequest, *, shr
     nips = _scope_nips(export, request)
     if nips:
         pool = predictor.candidates(export, nips, top_k=None, horizon_months=request.horizon_months)
-        # Pairs listed only for the uncertainty of the level (no point gain) are not the plan's to buy.
-        pool = pool[pool["expected_gain"].to_numpy(np.float64) > float(getattr(predictor, "gain_epsilon", 0.0))
-                    ].reset_index(drop=True)
         intervals = _gain_intervals(predictor, export, pool, nips, request.horizon_months) if shrink else None
         pool = pool[list(CANDIDATE_COLUMNS)].assign(estimated_gain=pool["expected_gain"].to_numpy(np.float64))
         pool["expected_gain"] = shrunk_gains(pool, intervals)

@@ -18,10 +18,10 @@ set to 0 (too few people to rule out "no gain").
 
 What does not depend on the request is built once per snapshot (the last two are kept; `warm` builds
 them ahead of the first request): the point-in-time index, catalogue look-ups, and per as-of date the
-eligibility of every employee, the comparable-participant evidence and JP this year. A one-employee
-request then computes its own features, the gap model, the point effect of each eligible training, and
-the effect model's bootstrap interval only for the trainings it shows. The cache is dropped when
-pickling.
+eligibility of every employee, the comparable-participant evidence, JP this year and every unit's
+learning-culture counts (`engine.culture`). A one-employee request then computes its own features, the
+gap model, the point effect of each eligible training, and the effect model's bootstrap interval only for
+the trainings it shows. The cache is dropped when pickling.
 
 Configuration is given once, when a bundle is loaded (`configure`: the JPM band edges and the drift seed
 of the deployment's Settings); nothing reads settings while answering. Until then, and for bundles
@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from engine.completion import CompletionMixin
 from engine.core import DEFAULT_JPM_BANDS, DEFAULT_SEED, GAIN_EPSILON, THIN_PARTICIPANTS
 from engine.gaps import GapsMixin
 from engine.recommend import RecommendMixin
@@ -49,7 +50,7 @@ from engine.whatif import WhatIfMixin
 from features.export import Export
 
 
-class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin):
+class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin, CompletionMixin):
     """The model bundle the server loads (see the module docstring)."""
 
     def __init__(self, gap_model: Any, effect_model: Any, metadata: dict[str, Any] | None = None, *,
@@ -63,6 +64,7 @@ class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin):
         self.seed = DEFAULT_SEED
         self._lock = threading.Lock()
         self._cache: list[Context] = []
+        self._culture = []
 
     def configure(self, *, jpm_bands: Sequence[float], seed: int) -> None:
         """The deployment's configuration (Settings.jpm_bands, Settings.seed), given once by whoever loads
@@ -76,6 +78,7 @@ class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin):
         state = self.__dict__.copy()
         state.pop("_lock", None)
         state.pop("_cache", None)
+        state.pop("_culture", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -85,6 +88,7 @@ class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin):
         self.__dict__.setdefault("seed", DEFAULT_SEED)
         self._lock = threading.Lock()
         self._cache = []
+        self._culture = []
 
     def warm(self, export: Export, as_of: date | None = None) -> None:
         """Build the per-snapshot tables a request at `as_of` (default: the export date) needs, so the first
@@ -94,3 +98,4 @@ class Predictor(WhatIfMixin, UnitSummaryMixin, GapsMixin, RecommendMixin):
         self._evidence(ctx, as_of)
         self._eligibility(ctx, as_of)
         self._jp_year(ctx, as_of)
+        self._culture_table(ctx, as_of)

@@ -47,12 +47,12 @@ Z80 = 1.2815515655446004  # the standard normal's 90% quantile: an 80% interval 
 PAIR_COLUMNS = (
     "nip", "training_id", "expected_gain", "lower", "upper", "cost_idr", "hours_jp", "competency_ids",
     "primary_competency", "participants", "mean_observed_change", "thin_evidence", "total_gap_before",
-    "non_participants", "mean_change_non_participants", "mean_change_participants",
+    "non_participants", "mean_change_non_participants", "mean_change_participants", "point_gain",
 )
 # The columns of a ranked pair that a recommendation shows (with its interval and what it closes).
 _SHOWN_PAIR_COLUMNS = ("nip", "training_id", "rank", "expected_gain", "cost_idr", "hours_jp", "primary_competency",
                        "participants", "mean_observed_change", "thin_evidence", "non_participants",
-                       "mean_change_non_participants", "mean_change_participants")
+                       "mean_change_non_participants", "mean_change_participants", "point_gain")
 
 
 def _rupiah(x: float, lang: str) -> str:
@@ -78,27 +78,30 @@ def _expected_shortfall(deficit: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return np.where(sd > 0, spread, np.maximum(deficit, 0.0))
 
 
-def _expected_closes(rows: PairRows) -> np.ndarray:
-    """Per row: the gap the pair's point effect closes in expectation over the predicted level's
-    uncertainty (a normal with the spread of the level's 80% interval), E[gap before] − E[gap after].
-    Equals the point `closes` when the level is certain and far from the standard; above 0 for a
-    competency predicted just above its required level, where the point gap (and so the point gain) is 0."""
-    if not len(rows.row_pair):
-        return np.zeros(0)
-    lower = rows.base_pred["lower"].to_numpy(np.float64)
-    upper = rows.base_pred["upper"].to_numpy(np.float64)
-    sd = np.nan_to_num(np.maximum(upper - lower, 0.0) / (2.0 * Z80))
-    deficit = rows.required - rows.base_level
-    after = rows.required - np.clip(rows.base_level + rows.tau, LEVEL_MIN, LEVEL_MAX)
-    return _expected_shortfall(deficit, sd) - _expected_shortfall(after, sd)
+def _expected_gap(required: np.ndarray, level: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """E[max(0, required − clip(L, 1, 5))] for a true level L ~ N(level, sd²): the gap in expectation over
+    the uncertainty of the level. The scale's floor is exact (a standard of 1 has no gap, however uncertain
+    the level): max(0, r − clip(L)) = max(0, r − L) − max(0, 1 − L) for 1 ≤ r ≤ 5. With sd = 0 it is the
+    point gap max(0, required − level)."""
+    return _expected_shortfall(required - level, sd) - _expected_shortfall(LEVEL_MIN - level, sd)
 
 
-def _uncertain_gap_reason(upper: float, lang: str) -> str:
-    """Why a training with no point gain is listed: the predicted level is near the standard."""
+def _gap_closed(required: np.ndarray, level: np.ndarray, sd: np.ndarray, effect: np.ndarray) -> np.ndarray:
+    """The gap an effect closes in expectation over the uncertainty `sd` of the level: E[gap before] −
+    E[gap after] (INTERFACES.md "expected gain", with the expectation also over what we do not know of the
+    employee's level). Where the level is certain, or far below the standard, it is the point figure; for a
+    competency predicted just above its standard it is above 0, since a gap may well be there; for one
+    predicted just below it, a little less than the point figure."""
+    return _expected_gap(required, level, sd) - _expected_gap(required, level + effect, sd)
+
+
+def _uncertain_gap_reason(gain: float, lang: str) -> str:
+    """Why a training that closes no gap at the point levels is listed: a level near the standard."""
     return _t(lang, "Level yang diperkirakan hanya sedikit di atas standar dan belum pasti: kesenjangan mungkin "
-                    f"masih ada, dan pelatihan ini dapat menutup hingga {_num(upper, lang)} level.",
-              "The predicted level is only just above the standard and uncertain: a gap may remain, and this "
-              f"training could close up to {_num(upper, lang)} levels.")
+                    f"masih ada, dan dengan ketidakpastian itu pelatihan ini diperkirakan menutup {_num(gain, lang)} "
+                    "level.",
+              "The predicted level is only just above the standard and uncertain: a gap may remain, and with "
+              f"that uncertainty counted this training is expected to close {_num(gain, lang)} levels.")
 
 
 class RecommendMixin(PredictorCore):
@@ -171,7 +174,13 @@ class RecommendMixin(PredictorCore):
         required = levels["required_level"].to_numpy(np.float64)[q_row]
         base_level = levels["base_level"].to_numpy(np.float64)[q_row]
         before = levels["gap"].to_numpy(np.float64)[q_row]
-        closes = before - np.maximum(required - np.clip(base_level + tau, LEVEL_MIN, LEVEL_MAX), 0.0)
+        point_closes = before - np.maximum(required - np.clip(base_level + tau, LEVEL_MIN, LEVEL_MAX), 0.0)
+        # The expected gain counts what we do not know of the level: the posterior spread of the true level
+        # from all of the employee's assessments (`features.measurement`; the position type's prior spread
+        # when never assessed). A level underestimated by one lenient or noisy score no longer sends a
+        # course to a competency the person meets, and one just above the standard still counts.
+        level_sd = np.nan_to_num(base_x["level_estimate_sd"].to_numpy(np.float64)[q_row], nan=0.0)
+        closes = _gap_closed(required, base_level, level_sd, tau)
         # Evidence of comparable past participants against comparable non-participants (`engine.evidence`):
         # same training, competency and level band.
         band = level_band(base_x["current_level"].to_numpy(np.float64)[q_row])
@@ -186,7 +195,7 @@ class RecommendMixin(PredictorCore):
             total_gap_before=np.where(pair_emp >= 0, gap_before[np.maximum(pair_emp, 0)], 0.0),
             row_pair=row_pair, competency_id=index.competencies.index.to_numpy()[comp], q_row=q_row,
             effect_rows=effect_rows, base_pred=base_pred, required=required, base_level=base_level,
-            gap_before=before, tau=tau, closes=closes,
+            gap_before=before, tau=tau, level_sd=level_sd, closes=closes, point_closes=point_closes,
             participants=evidence["participants"], mean_change=evidence["effect"],
             non_participants=evidence["non_participants"],
             change_non_participants=evidence["change_non_participants"],
@@ -237,10 +246,16 @@ class RecommendMixin(PredictorCore):
     def _pairs_frame(self, rows: PairRows) -> pd.DataFrame:
         """One row per pair: PAIR_COLUMNS (the interval is the point, lower = 0 on thin evidence) and `pair`.
 
-        The primary competency is the one the pair closes most (first in target order on ties); a pair whose
-        training targets none of the employee's required competencies has gain 0 and no primary."""
+        `expected_gain` is the gap closed in expectation over the level's uncertainty (`_gap_closed`),
+        `point_gain` the gap closed at the point levels (what `closes` and what-if show); `competency_ids`
+        the competencies closed at the point levels (a pair that closes a gap only in expectation: its
+        primary competency). The primary competency is the one the pair closes most
+        in expectation (first in target order on ties); a pair whose training targets none of the employee's
+        required competencies has gain 0 and no primary."""
         n = len(rows.nip)
         gain = np.round(np.clip(np.bincount(rows.row_pair, weights=rows.closes, minlength=n), 0.0, None), 6)
+        point_gain = np.round(np.clip(np.bincount(rows.row_pair, weights=rows.point_closes, minlength=n), 0.0, None),
+                              6)
         primary = np.full(n, -1, dtype=np.int64)
         ordered = rows.order
         if len(ordered):
@@ -261,11 +276,11 @@ class RecommendMixin(PredictorCore):
             competency = np.where(has, rows.competency_id[at], np.array(None, dtype=object))
         # Thin evidence: too few comparable records in either group (`engine.evidence`).
         thin = np.minimum(participants, non_participants) < self.thin_participants
-        uncertain = np.round(np.clip(np.bincount(rows.row_pair, weights=_expected_closes(rows), minlength=n),
-                                     0.0, None), 6)
         closing: dict[int, list[str]] = {}
-        for r in ordered[rows.closes[ordered] > 1e-9]:
+        for r in ordered[rows.point_closes[ordered] > 1e-9]:
             closing.setdefault(int(rows.row_pair[r]), []).append(str(rows.competency_id[r]))
+        for p in np.flatnonzero(has & (gain > 0)):  # a gain only in expectation: its primary competency
+            closing.setdefault(int(p), [str(competency[p])])
         return pd.DataFrame({
             "nip": pd.array(rows.nip, dtype="str"),
             "training_id": pd.array(rows.training_id, dtype="str"),
@@ -283,16 +298,16 @@ class RecommendMixin(PredictorCore):
             "non_participants": non_participants,
             "mean_change_non_participants": change_non,
             "mean_change_participants": change_own,
+            "point_gain": point_gain,
             "pair": np.arange(n, dtype=np.int64),
-            "uncertain_gain": uncertain,
         })
 
     def _pair_intervals(self, rows: PairRows, pairs: pd.DataFrame, chosen: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) of the expected gain of the pairs `chosen` (their `pair` numbers; `pairs` holds
-        their rows, in the same order): the effect model's interval on each of their rows, summed per pair
-        like the gain. A pair with no point gain reaches up to the gain it closes in expectation over the
-        predicted level's uncertainty (`uncertain_gain`), the reason it may be listed (`rank_pairs`)."""
+        their rows, in the same order): the effect model's interval on each of their rows, turned into gap
+        closed and summed per pair like the gain (`_gap_closed`); it always holds the gain, and its lower end
+        is 0 on thin evidence."""
         chosen = np.asarray(chosen, dtype=np.int64)
         where = np.full(len(rows.nip), -1, dtype=np.int64)
         where[chosen] = np.arange(len(chosen))
@@ -300,10 +315,10 @@ class RecommendMixin(PredictorCore):
         picked = np.flatnonzero(local >= 0)
         _, t_lo, t_hi = self._effect(rows.effect_rows.iloc[picked], rows.effect_rows.iloc[picked],
                                      rows.base_pred.iloc[picked].reset_index(drop=True), interval=True)
-        before, required, base = rows.gap_before[picked], rows.required[picked], rows.base_level[picked]
+        required, base, sd = rows.required[picked], rows.base_level[picked], rows.level_sd[picked]
 
         def summed(effect: np.ndarray) -> np.ndarray:
-            closes = before - np.maximum(required - np.clip(base + effect, LEVEL_MIN, LEVEL_MAX), 0.0)
+            closes = _gap_closed(required, base, sd, effect)
             total = np.bincount(local[picked], weights=closes, minlength=len(chosen))
             return np.round(np.clip(total, 0.0, None), 6)
 
@@ -311,37 +326,30 @@ class RecommendMixin(PredictorCore):
         thin = pairs["thin_evidence"].to_numpy(bool)
         lower = np.where(thin, 0.0, np.minimum(summed(t_lo), gain))
         upper = np.maximum(summed(t_hi), gain)
-        if "uncertain_gain" in pairs.columns:
-            by_level = pairs["uncertain_gain"].to_numpy(np.float64)
-            upper = np.where(gain <= self.gain_epsilon, np.maximum(upper, by_level), upper)
         return lower, upper
 
     @staticmethod
     def _pair_closes(rows: PairRows, chosen: np.ndarray) -> list[list[tuple[str, float, float]]]:
-        """Per pair of `chosen`: (competency_id, gap before, gap after) of every targeted required
-        competency, the one closed most first."""
+        """Per pair of `chosen`: (competency_id, gap before, gap after) at the point levels of every targeted
+        required competency, the one closed most in expectation first."""
         out: dict[int, list[tuple[str, float, float]]] = {int(p): [] for p in chosen}
         for r in rows.order:
             items = out.get(int(rows.row_pair[r]))
             if items is not None:
                 before = float(rows.gap_before[r])
-                items.append((str(rows.competency_id[r]), before, before - float(rows.closes[r])))
+                items.append((str(rows.competency_id[r]), before, before - float(rows.point_closes[r])))
         return [out[int(p)] for p in chosen]
 
     def rank_pairs(self, pairs: pd.DataFrame, *, limit: int | None = 5, max_cost_idr: float | None = None,
-                   max_jp: float | None = None, uncertain: bool = True) -> pd.DataFrame:
-        """The recommended pairs: gain > epsilon, within the cost / JP limits, ranked per employee by gain
-        (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best).
+                   max_jp: float | None = None) -> pd.DataFrame:
+        """The recommended pairs: expected gain > epsilon, within the cost / JP limits, ranked per employee by
+        expected gain (ties: lower cost, then training_id), at most `limit` each; adds `rank` (1 = best).
 
-        A pair whose point gain is ≤ epsilon but whose gain under the predicted level's uncertainty
-        (`uncertain_gain`, see `_expected_closes`) is above it is kept too, ranked after every pair with a
-        point gain (by that uncertain gain): a course that would close a gap the employee may well have is
-        not left out, and an employee clearly above the standard still gets no list. `uncertain=False`
-        keeps the point gains only (the planner's candidates)."""
-        point = pairs["expected_gain"].to_numpy(np.float64) > self.gain_epsilon
-        by_level = pairs["uncertain_gain"].to_numpy(np.float64) if uncertain and "uncertain_gain" in pairs.columns \
-            else np.zeros(len(pairs))
-        keep = point | (by_level > self.gain_epsilon)
+        The expected gain counts the uncertainty of the employee's level (`_gap_closed`), so a course that
+        would close a gap the employee may well have is listed even when the point levels meet the standard,
+        and an employee clearly above every standard still gets no list."""
+        gain = pairs["expected_gain"].to_numpy(np.float64)
+        keep = gain > self.gain_epsilon
         if max_cost_idr is not None:
             keep &= pairs["cost_idr"].to_numpy(np.float64) <= max_cost_idr
         if max_jp is not None:
@@ -351,8 +359,7 @@ class RecommendMixin(PredictorCore):
         nip_code = np.unique(pairs["nip"].to_numpy(dtype=object)[kept].astype(str), return_inverse=True)[1]
         training_code = np.unique(pairs["training_id"].to_numpy(dtype=object)[kept].astype(str),
                                   return_inverse=True)[1]
-        order = np.lexsort((training_code, pairs["cost_idr"].to_numpy(np.float64)[kept], -by_level[kept],
-                            -pairs["expected_gain"].to_numpy(np.float64)[kept], ~point[kept], nip_code))
+        order = np.lexsort((training_code, pairs["cost_idr"].to_numpy(np.float64)[kept], -gain[kept], nip_code))
         sorted_nip = nip_code[order]
         new = np.r_[True, sorted_nip[1:] != sorted_nip[:-1]] if len(order) else np.zeros(0, dtype=bool)
         start = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0)) if len(order) else order
@@ -425,8 +432,8 @@ class RecommendMixin(PredictorCore):
                 closes = [GapClosed(str(c), round(float(b), 6), round(float(a), 6))
                           for c, b, a in r.closes if b - a > 1e-9]
                 reasons = self._reasons(r, t, closes, tables, current, float(jp_year.get(nip, 0.0)), lang)
-                if float(r.expected_gain) <= self.gain_epsilon:
-                    reasons.insert(0, _uncertain_gap_reason(float(r.upper), lang))
+                if float(r.point_gain) <= self.gain_epsilon:
+                    reasons.insert(0, _uncertain_gap_reason(float(r.expected_gain), lang))
                 items.append(Recommendation(
                     rank=int(r.rank), training_id=str(r.training_id), title=t["title"],
                     format=t["format"], provider=t["provider"],
@@ -508,7 +515,7 @@ class RecommendMixin(PredictorCore):
         for chunk in _chunks(chosen, CHUNK_EMPLOYEES):
             queries = self._queries(index, chunk, as_of, horizon_months)
             pairs = self._pair_gains(export, ctx, queries, chunk, as_of)
-            parts.append(self.rank_pairs(pairs, limit=top_k, uncertain=False))
+            parts.append(self.rank_pairs(pairs, limit=top_k))
         ranked = pd.concat(parts, ignore_index=True) if parts else self.rank_pairs(
             pd.DataFrame(columns=list(PAIR_COLUMNS)), limit=top_k)
         units = index.employees["unit_id"]

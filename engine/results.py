@@ -175,8 +175,69 @@ class UnitSummaryCompetency:
 
 
 @dataclass
+class CityRange:
+    """The same figure over the city's units (each with its sub-units, as here) that have it (not
+    suppressed): where this unit stands."""
+
+    units: Annotated[int, Field(description="units in the distribution (those whose figure is not suppressed)")]
+    p25: Annotated[float | None, Field(description="25th percentile of the units' figures; null without units")]
+    median: Annotated[float | None, Field(description="median of the units' figures")]
+    p75: Annotated[float | None, Field(description="75th percentile of the units' figures")]
+    unit_percentile: Annotated[float | None, Field(
+        description="this unit's percentile among them, 0–100: the share of units with a lower figure, "
+                    "units level with it counted half; null when this unit's figure is suppressed")]
+
+
+@dataclass
+class CultureFigure:
+    """One learning-culture figure of a unit: a share (0–1) over its people or enrolments, never a value
+    per person; suppressed when fewer than `min_cell` people or enrolments are behind it."""
+
+    value: Annotated[float | None, Field(description="the share, 0–1; null when suppressed")]
+    basis: Annotated[int | None, Field(description="how many people (enrolments, for the completion rate) "
+                                                   "the share is over; null when suppressed")]
+    suppressed_reason: Annotated[str | None, Field(description="why the figure is hidden, in the requested "
+                                                               "language; null when shown")]
+    city: CityRange
+
+
+@dataclass
+class CultureYear:
+    year: int
+    complete: Annotated[bool, Field(description="false for the current year (so far, up to the as-of date)")]
+    figure: Annotated[CultureFigure, Field(description="share of the staff in service on 1 January of the "
+                                                       "year who completed at least 20 JP of training in it")]
+
+
+@dataclass
+class LearningCulture:
+    """How the unit's active staff (with its sub-units) train, as of the snapshot date, beside the city's
+    units: aggregates only, no names, NIPs or values per person (`engine.culture`)."""
+
+    as_of: dt.date
+    min_cell: Annotated[int, Field(description="a figure with fewer people or enrolments behind it is "
+                                               "suppressed (small-cell disclosure)")]
+    completion_months: Annotated[int, Field(description="the completion rate's window, in months")]
+    completion_rate: Annotated[CultureFigure, Field(
+        description="enrolments completed (selesai) / enrolments that ended (selesai + tidak_selesai) in the "
+                    "last completion_months months; also suppressed when fewer than min_cell people hold them")]
+    no_training_months: Annotated[int, Field(description="the no-training window, in months")]
+    no_training_share: Annotated[CultureFigure, Field(
+        description="share of the staff in service for the whole window who completed no training in the last "
+                    "no_training_months months (lower is better)")]
+    jp_right: Annotated[int, Field(description="JP of training per year every PNS has the right to")]
+    jp_compliance: Annotated[list[CultureYear], Field(
+        description="20 JP compliance for each of the last 3 complete years and the current year so far, "
+                    "oldest first (unlike jp_compliance of the summary, only staff in service on 1 January "
+                    "count, so that recent hires do not lower it)")]
+    units_in_city: Annotated[int, Field(description="units of the city (units.csv)")]
+    note: Annotated[str, Field(description="what the figures are, one sentence in the requested language")]
+
+
+@dataclass
 class UnitSummary:
-    """A unit's (with its sub-units') gaps, JPM bands, JP compliance and most useful trainings."""
+    """A unit's (with its sub-units') gaps, JPM bands, JP compliance, most useful trainings and learning
+    culture beside the city's units."""
 
     unit_id: str
     name: str
@@ -193,6 +254,9 @@ class UnitSummary:
     top_trainings: Annotated[list[dict[str, Any]], Field(description="{training_id, title, "
                                                                      "employees_recommended, "
                                                                      "total_expected_gain}")]
+    learning_culture: Annotated[LearningCulture, Field(
+        description="completion rate, share without training and 20 JP compliance over the years, each beside "
+                    "the city's distribution over units; aggregates only (issue 19)")]
 
 
 class EngineError(Exception):

@@ -131,13 +131,15 @@ class PairRows:
     base_level: np.ndarray  # per row
     gap_before: np.ndarray  # per row
     tau: np.ndarray  # per row: the point effect
-    closes: np.ndarray  # per row: gap closed by the point effect
+    level_sd: np.ndarray  # per row: the uncertainty of the employee's true level (standard deviation)
+    closes: np.ndarray  # per row: gap the point effect closes in expectation over `level_sd`
+    point_closes: np.ndarray  # per row: gap the point effect closes at the point level (what is shown)
     participants: np.ndarray  # per row: comparable past participants (`engine.evidence`)
     mean_change: np.ndarray  # per row: their change beyond comparable non-participants' (NaN when none)
     non_participants: np.ndarray  # per row: comparable non-participant records
     change_non_participants: np.ndarray  # per row: their (level-adjusted) mean change (NaN when none)
     change_participants: np.ndarray  # per row: the participants' own mean change (NaN when none)
-    order: np.ndarray  # rows by pair, then gap closed (largest first), then target order
+    order: np.ndarray  # rows by pair, then expected gap closed (largest first), then target order
 
 
 class SnapshotTables:

@@ -1,19 +1,23 @@
-"""Summaries over many employees: a unit's gaps, JPM bands, JP compliance and most-recommended trainings
-(`unit_summary`), and the population drift of the served snapshot against the model's training population
-(`drift_summary`, `engine.drift`).
+"""Summaries over many employees: a unit's gaps, JPM bands, JP compliance, most-recommended trainings and
+learning culture beside the city's units (`unit_summary`, `engine.culture`), and the population drift of
+the served snapshot against the model's training population (`drift_summary`, `engine.drift`).
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
+from datetime import date
 from typing import Any
 
 import numpy as np
 
+from engine.culture import CultureTable, culture_table, learning_culture
 from engine.drift import drift_report
 from engine.gaps import JPM_BANDS, jpm_band
 from engine.recommend import RecommendMixin
 from engine.results import UnitSummary, UnitSummaryCompetency, UnknownUnit
+from engine.snapshot import Context
 from engine.units import unit_scope
 from features.constants import ACTIVE_STATUS, DEFAULT_HORIZON_MONTHS, JP_RIGHT_PER_YEAR
 from features.export import Export
@@ -25,10 +29,26 @@ log = logging.getLogger("engine.predictor")  # the Predictor's log (its name bef
 class UnitSummaryMixin(RecommendMixin):
     """`unit_summary` and `drift_summary` of `Predictor` (built on the recommendations' pairs)."""
 
+    # Per snapshot (weakly: it goes when `_cache` lets the snapshot's Context go), per as-of date: every
+    # unit's learning-culture counts (`Predictor.__init__` and `__setstate__` make it; never pickled).
+    _culture: list[tuple[weakref.ref[Context], dict[date, CultureTable]]]
+
+    def _culture_table(self, ctx: Context, as_of: date) -> CultureTable:
+        """Every unit's learning-culture counts at `as_of`, built once per snapshot and date: the city-wide
+        distribution beside a unit's figures needs all units, so one request computes them all."""
+        with self._lock:
+            tables = next((t for ref, t in self._culture if ref() is ctx), None)
+            if tables is None:
+                tables = {}
+                # The snapshots `_cache` still holds, and this one.
+                self._culture = [(ref, t) for ref, t in self._culture if ref() is not None][-1:]
+                self._culture.append((weakref.ref(ctx), tables))
+        return self._remember(tables, as_of, lambda: culture_table(ctx.export, as_of))
+
     def unit_summary(self, export: Export, unit_id: str, *, horizon_months: int = DEFAULT_HORIZON_MONTHS,
                      lang: str = "id") -> UnitSummary:
         """The unit's (with its sub-units') gaps per competency, employees below standard, JPM bands, JP
-        compliance and the trainings recommended most."""
+        compliance, the trainings recommended most and its learning culture beside the city's units."""
         self._check(horizon_months, lang)
         units = export["units"].set_index(export["units"]["unit_id"].astype(str))
         if str(unit_id) not in units.index:
@@ -82,7 +102,8 @@ class UnitSummaryMixin(RecommendMixin):
             competencies=competencies, gap_by_position_type=by_type, jpm_bands=bands,
             jp_compliance={"year": as_of.year, "employees_meeting_20_jp": meeting,
                            "share": round(meeting / len(members), 6) if members else 0.0},
-            top_trainings=top)
+            top_trainings=top,
+            learning_culture=learning_culture(self._culture_table(ctx, as_of), str(unit_id), lang))
 
     # -- drift -----------------------------------------------------------------------------------
     def drift_summary(self, export: Export) -> dict[str, Any]:

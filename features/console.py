@@ -13,6 +13,8 @@ from typing import NoReturn
 
 import typer
 
+from features.constants import EARLIEST_DATE, LATEST_DATE
+
 Progress = Callable[[str], None]  # a long job's progress lines go to one of these
 
 
@@ -34,12 +36,17 @@ def progress() -> Callable[[str], None]:
 
 
 def parse_date(value: str | None, option: str) -> date | None:
+    """An option's date, within the dates every request accepts (`features.values`): pandas cannot hold a
+    date before 1677, so an absurd one is refused here with its reason, not as a traceback later."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         fail(f"{option} {value!r} is not a date YYYY-MM-DD")
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        fail(f"{option} {value} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+    return day
 
 
 def run(app: typer.Typer) -> None:  # pragma: no cover - console entry point

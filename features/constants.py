@@ -6,6 +6,7 @@ Column names, enumerations and domain constants live here once; every other modu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 CONTRACT_VERSION = 1
@@ -79,6 +80,15 @@ LEVEL_MAX = 5.0
 JP_RIGHT_PER_YEAR = 20  # PP 17/2020 Ps. 203(4)
 ASSESSMENT_VALID_YEARS = 3  # Peraturan BKN 26/2019
 DEFAULT_HORIZON_MONTHS = 12
+# The longest horizon a prediction may ask for: the longest the training pairs show (features.pit_pairs),
+# so the model never extrapolates. One constant (not an environment setting) because every request schema,
+# the OpenAPI document, the CLI options and the engine's own check state it, and no deployment can make
+# the model know more than it was trained on.
+MAX_HORIZON_MONTHS = 36
+# Dates a request or a command may carry: far inside pandas' Timestamp range (1677-09-21 … 2262-04-11),
+# with room for a horizon added to an as-of date, and wider than any date of a civil servant's record.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 # ---------------------------------------------------------------------------------------------
 # Tables (DATA_CONTRACT.md): one spec per table, read by the validator, the store and the generator.

@@ -48,9 +48,10 @@ Choices made where the contract is silent (each is what an HR system exporting r
     started_on, completed_on, performance year); birth_date and awards.year are not checked, nor is a
     cycle in parent_unit_id. If export.json has no valid exported_on these checks are skipped (that
     error is reported instead).
-14. Privacy: `str(ContractError)` never shows a protected value (birth_date, sex: "<protected>") and
-    shows only the first four characters of a NIP; the full value stays in `ContractError.value` for
-    programs. Rules never quote a birth date or sex.
+14. Privacy: `str(ContractError)` never shows a protected value (birth_date, sex: "<protected>") nor
+    the NIP digits that encode them: a NIP shows only its last three digits (`**************123`,
+    `features.values.mask_nip`); the full value stays in `ContractError.value` for programs (it is left
+    out of the error's repr). Rules never quote a birth date or sex.
 15. Errors are reported sorted by file (export.json, then the table order of the contract), row,
     column; the first `cap` are kept and all are counted.
 """
@@ -75,6 +76,7 @@ from features.constants import (
 )
 from features.contract_cells import is_text, null_series, parse_column
 from features.export import PANDAS_DTYPES, empty_table
+from features.values import mask_nip
 
 META_FILE_RANK = -1
 _PROTECTED_VALUE_COLUMNS = frozenset({"birth_date", "sex"})
@@ -87,7 +89,7 @@ class ContractError:
     file: str
     row: int | None
     column: str | None
-    value: str | None
+    value: str | None = field(repr=False)  # may be a NIP: only `__str__`'s masked form is printable
     rule: str
 
     def __str__(self) -> str:
@@ -102,12 +104,16 @@ class ContractError:
 
 
 def shown_value(column: str | None, value: str) -> str:
-    """The value as it may be printed: protected attributes withheld, a NIP cut to 4 characters."""
-    names = set(column.split("+")) if column else set()
-    if names & _PROTECTED_VALUE_COLUMNS:
+    """The value as it may be printed: protected attributes withheld, a NIP masked to its last digits
+    (`mask_nip`), in a composite key too (`nip+competency_id+…` shows `**************123, M-KOM, …`)."""
+    names = column.split("+") if column else []
+    if set(names) & _PROTECTED_VALUE_COLUMNS:
         return "<protected>"
     if "nip" in names:
-        return value[:4] + "…" if len(value) > 4 else value
+        cells = value.split(", ")
+        if len(names) == 1 or len(cells) != len(names):  # a cell left out (null): which one is the NIP?
+            return mask_nip(value)
+        value = ", ".join(mask_nip(cell) if name == "nip" else cell for name, cell in zip(names, cells, strict=True))
     return value if len(value) <= 60 else value[:59] + "…"
 
 

@@ -13,11 +13,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from features.constants import MAX_HORIZON_MONTHS
 from features.export import Export
 from features.pit_index import DAY_OFFSET, DAYS_PER_MONTH, PitIndex, as_index, day_of
 
 MIN_PAIR_MONTHS = 3
-MAX_PAIR_MONTHS = 36
+MAX_PAIR_MONTHS = MAX_HORIZON_MONTHS  # a prediction's horizon never exceeds what a pair shows
 PAIR_COLUMNS: tuple[str, ...] = (
     "nip", "competency_id", "as_of", "horizon_months", "target", "target_on", "target_method", "plan",
     "pair_kind",

@@ -4,8 +4,9 @@ One `Settings` for the whole program: read once at start-up (`get_settings()`, o
 the program) and handed down; the store, training, the fairness audit and the server take their values
 from it. Every field is the environment variable `KOMPETENSI_<FIELD>` (a `.env` file may set them too),
 except `mlflow_tracking_uri` (`MLFLOW_TRACKING_URI`). The fairness fields are `KOMPETENSI_FAIRNESS_*`
-(their defaults are justified in `training.fairness`); `poll_seconds` and `model_concurrency` are the
-server's (`serving.main`, `serving.compute`).
+(their defaults are justified in `training.fairness`); `poll_seconds`, `model_concurrency` and the
+backpressure fields (queues, timeout, uvicorn's limits) are the server's (`serving.main`, `serving.compute`),
+and so is `max_body_bytes` (`serving.limits`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_MODEL_CONCURRENCY = 1  # one model call at a time per server worker (serving.compute says why)
+DEFAULT_MODEL_QUEUE = 32  # ~32 x 25 ms: a full line still answers within a second (serving.compute)
+DEFAULT_PLAN_CONCURRENCY = 1
+DEFAULT_PLAN_QUEUE = 4
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+DEFAULT_LIMIT_CONCURRENCY = 256  # above every line of the app, so the app's 503 (with Retry-After) comes first
+DEFAULT_TIMEOUT_KEEP_ALIVE = 5
+# The largest legitimate bodies, as clients send them (json.dumps; indent=2 in brackets): a 1,000-NIP batch
+# 22 KB (26 KB); a plan listing 10,000 NIPs 222 KB (263 KB); an inline prediction with every list at its
+# max_length 351 KB (462 KB); a plan with every list at its max_length 687 KB (781 KB). 1 MiB takes them all.
+DEFAULT_MAX_BODY_BYTES = 1 << 20
 FAIRNESS_PREFIX = "fairness_"
 
 
@@ -53,11 +64,39 @@ class Settings(BaseSettings):
     fairness_top_k: int = Field(default=5, ge=1, description="recommendations per employee in the audit")
 
     # The server (serving.main).
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=1 << 30,
+                                description="largest request body, counted as it streams, before any "
+                                            "parsing or authentication (serving.limits); more is answered 413")
     poll_seconds: float = Field(default=DEFAULT_POLL_SECONDS, ge=0,
                                 description="how often to look for a new champion or snapshot; 0 = never")
     model_concurrency: int = Field(default=DEFAULT_MODEL_CONCURRENCY, ge=1, le=64,
                                    description="per-employee model calls running at once in one worker "
                                                "(serving.compute); more requests wait in line")
+    # Backpressure (serving.compute, serving.main.serve): every line is bounded, a full one answers 503.
+    model_queue: int = Field(default=DEFAULT_MODEL_QUEUE, ge=0, le=10_000,
+                             description="requests that may wait for a model call in one worker; more are "
+                                         "refused at once with 503 and Retry-After")
+    plan_concurrency: int = Field(default=DEFAULT_PLAN_CONCURRENCY, ge=1, le=16,
+                                  description="plans (POST /v1/plans) solved at once in one worker")
+    plan_queue: int = Field(default=DEFAULT_PLAN_QUEUE, ge=0, le=1_000,
+                            description="plans that may wait for a solver in one worker; more get 503")
+    request_timeout_seconds: float = Field(default=DEFAULT_REQUEST_TIMEOUT_SECONDS, gt=0, le=3600,
+                                           description="how long a request may wait in line for a model "
+                                                       "call or a plan solver before it is answered 503")
+    limit_concurrency: int = Field(default=DEFAULT_LIMIT_CONCURRENCY, ge=1,
+                                   description="connections and tasks uvicorn serves at once per worker; "
+                                               "beyond it uvicorn answers 503 itself")
+    timeout_keep_alive: int = Field(default=DEFAULT_TIMEOUT_KEEP_ALIVE, ge=1, le=600,
+                                    description="seconds uvicorn keeps an idle keep-alive connection open")
+
+    # The audit trail (serving.audit): how long a write is retried while the store is busy or down, and how
+    # many records may wait meanwhile (beyond that they are dropped and counted in kompetensi_audit_dropped).
+    audit_retry_seconds: float = Field(default=300.0, ge=0, le=86_400,
+                                       description="how long the audit writer retries a batch while the "
+                                                   "store is locked or unreachable")
+    audit_queue_size: int = Field(default=10_000, ge=1, le=1_000_000,
+                                  description="audit records waiting for the writer before new ones are "
+                                              "dropped")
 
     @property
     def store_url(self) -> str:

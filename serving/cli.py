@@ -1,6 +1,7 @@
-"""The serving side of the `kompetensi` command line: `serve`, `keys create` and `plan`. The options live
-here; what each command does is in `serving.commands`, imported when a command runs (FastAPI, pandas and
-LightGBM take seconds to load, `kompetensi --help` should not wait for them)."""
+"""The serving side of the `kompetensi` command line: `serve`, `keys create|list|revoke|rotate`, `audit
+prune` and `plan`. The options live here; what each command does is in `serving.commands`, imported when a
+command runs (FastAPI, pandas and LightGBM take seconds to load, `kompetensi --help` should not wait for
+them)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from typing import Annotated
 
 import typer
 
+from features.constants import MAX_HORIZON_MONTHS
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Serve the API, manage API keys, plan a training budget.")
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (stored hashed).")
 app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(no_args_is_help=True, help="Look after the audit trail in the store.")
+app.add_typer(audit_app, name="audit")
 
 
 def _commands() -> ModuleType:
@@ -48,7 +53,7 @@ def plan(
     max_jp_per_employee: Annotated[int | None, typer.Option(min=0, help="default: no limit")] = None,
     jp_priority: Annotated[bool, typer.Option(
         "--jp-priority", help="first bring as many employees as the budget allows to 20 JP this year")] = False,
-    horizon_months: Annotated[int, typer.Option(min=1, max=60)] = 12,
+    horizon_months: Annotated[int, typer.Option(min=1, max=MAX_HORIZON_MONTHS)] = 12,
     curve_budget: Annotated[list[int] | None, typer.Option(
         "--curve-budget", min=0, help="also solve at this budget (repeat): the budget curve")] = None,
     time_limit: Annotated[float, typer.Option(min=0.1, max=300, help="seconds per solve")] = 30.0,
@@ -60,10 +65,46 @@ def plan(
                      horizon_months=horizon_months, curve_budget=curve_budget, time_limit=time_limit, out=out)
 
 
+ExpiresInDays = Annotated[int | None, typer.Option(
+    "--expires-in-days", min=1, max=36_500, help="the key is refused N days from now")]
+Expires = Annotated[str | None, typer.Option(
+    "--expires", metavar="YYYY-MM-DD", help="the key is refused from this date on (00:00 UTC)")]
+KeyId = Annotated[str, typer.Argument(metavar="KEY_ID", help="the key's id, as `keys list` shows it")]
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="reader, planner or admin")],
     name: Annotated[str, typer.Option(help="who the key is for (shown in the audit log)")] = "",
+    expires_in_days: ExpiresInDays = None,
+    expires: Expires = None,
 ) -> None:
-    """Create an API key; it is printed once and only its hash is stored."""
-    _commands().keys_create(role=role.value, name=name)
+    """Create an API key; it is printed once and only its hash is stored. No expiry unless asked."""
+    _commands().keys_create(role=role.value, name=name, expires_in_days=expires_in_days, expires=expires)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: id, role, status (active, expired, revoked), dates, last use, name; never a secret."""
+    _commands().keys_list()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: KeyId) -> None:
+    """Revoke a key: a running server refuses it from its next request on."""
+    _commands().keys_revoke(key_id)
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: KeyId, expires_in_days: ExpiresInDays = None, expires: Expires = None) -> None:
+    """Give a key a new secret (printed once; same id, role and name); the old secret stops working."""
+    _commands().keys_rotate(key_id, expires_in_days=expires_in_days, expires=expires)
+
+
+@audit_app.command("prune")
+def audit_prune(
+    older_than: Annotated[int, typer.Option(
+        "--older-than", min=1, metavar="DAYS", help="delete the records older than DAYS days")],
+) -> None:
+    """Delete old audit records from the store (retention); the prune itself is audited."""
+    _commands().audit_prune(older_than_days=older_than)

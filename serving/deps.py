@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from features.constants import MAX_HORIZON_MONTHS
 from serving.audit import AuditLog
 from serving.keys import ROLE_RANK, KeyRecord, KeyStore
 from serving.metrics import Metrics
@@ -52,8 +53,8 @@ async def get_key(
     if credentials is None:
         raise unauthorized("Missing API key: send `Authorization: Bearer <key>`.")
     record = store.verify(credentials.credentials)
-    if record is None:
-        raise unauthorized("Invalid API key.")
+    if record is None:  # unknown, revoked or expired: the answer says which (only a key's holder can ask)
+        raise unauthorized(store.refusal(credentials.credentials))
     request.state.key_id = record.key_id  # for the audit trail and the access log (never the secret)
     return record
 
@@ -106,4 +107,5 @@ AuditDep = Annotated[AuditLog, Depends(get_audit)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 LangQuery = Annotated[Lang, Query(description="language of names and sentences: id (default) or en")]
-HorizonQuery = Annotated[int, Query(ge=1, le=60, description="months after the as-of date (1–60)")]
+HorizonQuery = Annotated[int, Query(ge=1, le=MAX_HORIZON_MONTHS,
+                                    description=f"months after the as-of date (1–{MAX_HORIZON_MONTHS})")]

@@ -1,7 +1,8 @@
 """The HTTP API: `create_app()` builds it, `serve()` runs it under uvicorn (INTERFACES.md "HTTP API").
 
 Nothing happens at import: the lifespan loads the champion bundle and the store snapshot into
-`app.state.runtime` once, starts the audit writer and the champion poller, and stops them on shutdown.
+`app.state.runtime` once, starts the audit writer, the champion poller and the keys' last-use flush, and
+stops them on shutdown (the audit writer and the flush write what they hold first).
 This module imports no numpy, so `serve()` can still set `OMP_NUM_THREADS=1` before anything loads an
 OpenMP runtime (STACK_NOTES.md: oversubscription stalls a 2-core server for seconds).
 """
@@ -32,9 +33,10 @@ from uvicorn.config import LOGGING_CONFIG
 from features.settings import Settings, get_settings
 from serving.audit import AuditLog
 from serving.keys import KeyStore
+from serving.limits import BodyGuard
 from serving.metrics import Metrics
 from serving.observe import RequestObserver
-from serving.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from serving.problems import PROBLEM_MEDIA_TYPE, UnexpectedErrors, install_handlers
 from serving.routers import (
     admin,
     employees,
@@ -88,19 +90,24 @@ def create_app(
 
         return engine(settings)
 
-    audit = AuditLog(audit_engine, on_drop=metrics.audit_dropped.inc)
+    audit = AuditLog(audit_engine, max_queue=settings.audit_queue_size,
+                     retry_seconds=settings.audit_retry_seconds, on_drop=metrics.audit_dropped.inc,
+                     on_fail=metrics.audit_failed.inc, on_retry=metrics.audit_retries.inc)
+    key_store = KeyStore(settings.keys_file)
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        app_.state.model_limiter = None  # made anew in this event loop on first use (serving.compute)
+        app_.state.work_lines = None  # made anew in this event loop on first use (serving.compute)
         await run_in_threadpool(runtime.load_initial)
         audit.start()
+        app_.state.key_store.start_flushing()  # keys' last-used times: written every minute, not per request
         if poll_seconds:
             runtime.start_polling(poll_seconds)
         try:
             yield
         finally:
             runtime.stop_polling()
+            await run_in_threadpool(app_.state.key_store.stop_flushing)
             await run_in_threadpool(audit.close)
 
     app = FastAPI(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, lifespan=lifespan,
@@ -109,14 +116,19 @@ def create_app(
     app.state.metrics = metrics
     app.state.runtime = runtime
     app.state.audit = audit
-    app.state.key_store = KeyStore(settings.keys_file)
+    app.state.key_store = key_store
     app.state.model_concurrency = model_concurrency or settings.model_concurrency
 
     install_handlers(app)
     for module in (health, models, employees, predictions, recommendations, whatif, units, plans, admin, ui):
         app.include_router(module.router)
     _install_docs(app)
+    # Outermost last: the observer sees every answer, the body guard's 401/413 included; the guard runs
+    # before anything reads a body; unexpected errors are answered (and logged once) innermost.
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(ScopedGZip)
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes, openapi=lambda: app.openapi(),
+                       key_store=lambda: app.state.key_store)
     app.add_middleware(RequestObserver, metrics=metrics, audit=audit)
 
     @app.get("/", include_in_schema=False)
@@ -181,6 +193,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            if "requestBody" in operation:  # serving.limits: KOMPETENSI_MAX_BODY_BYTES
+                operation.setdefault("responses", {})["413"] = {"description": "The body exceeds the size limit"}
             for status, response in operation.get("responses", {}).items():
                 if str(status).isdigit() and int(status) >= 400:
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
@@ -216,9 +230,16 @@ def limit_native_threads() -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, log_level: str = "info") -> None:
-    """Run the API under uvicorn: one thread per native pool, scale with `workers` (processes)."""
+    """Run the API under uvicorn: one thread per native pool, scale with `workers` (processes).
+
+    `limit_concurrency` (KOMPETENSI_LIMIT_CONCURRENCY) bounds the connections and tasks of a worker, a last
+    line behind the app's own bounded lines (serving.compute), whose 503s carry Retry-After and are
+    problem+json; `timeout_keep_alive` (KOMPETENSI_TIMEOUT_KEEP_ALIVE) closes idle keep-alive connections,
+    so idle clients do not hold slots of that limit."""
     limit_native_threads()
+    settings = get_settings()
     # The access log is ours (route templates, key ids): uvicorn's would print paths, i.e. NIPs.
     uvicorn.run("serving.main:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_config=_log_config(log_level), log_level=log_level)
+                access_log=False, log_config=_log_config(log_level), log_level=log_level,
+                limit_concurrency=settings.limit_concurrency, timeout_keep_alive=settings.timeout_keep_alive)
 

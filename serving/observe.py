@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.audit import AuditLog, AuditRecord
-from serving.metrics import Metrics
+from serving.metrics import Metrics, method_label
 
 access_log = logging.getLogger("serving.access")
 
@@ -33,9 +33,13 @@ AUDITED_ROUTES = frozenset({
 
 
 def route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    """The matched route's template; for a request refused before routing (serving.limits), the template
+    the guard found; otherwise "unmatched" (one label for every path no route takes)."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    guarded = (scope.get("state") or {}).get("route_template")
+    return guarded if isinstance(guarded, str) else "unmatched"
 
 
 class RequestObserver:
@@ -71,7 +75,9 @@ class RequestObserver:
         state: dict[str, Any] = scope.get("state") or {}
         self.metrics.observe_request(method, route, status, seconds)
         key_id = state.get("key_id")
-        access_log.info("%s %s %d %.1fms key=%s", method, route, status, seconds * 1000, key_id or "-")
+        # The method as labelled (a client's invented method is `other`): a log line is bounded too.
+        access_log.info("%s %s %d %.1fms key=%s", method_label(method), route, status, seconds * 1000,
+                        key_id or "-")
         if route in AUDITED_ROUTES:
             path_params = scope.get("path_params") or {}
             nip = state.get("audit_nip") or path_params.get("nip")

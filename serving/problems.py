@@ -3,12 +3,14 @@
 One exception type (`ApiProblem`) for errors raised by handlers and dependencies, and handlers that turn
 FastAPI's validation errors, Starlette's HTTP errors (unknown route, wrong method), the engine's errors
 and anything unexpected into the same body: type, title, status, detail, instance (+ errors for 422).
-Nothing from a request body and no stack trace ever reaches a client.
+Nothing from a request body and no stack trace ever reaches a client, and a NIP in a path is shown
+masked (`features.values.mask_nips_in`): its digits encode the birth date and sex.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -17,8 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.results import EngineError, UnknownEmployee, UnknownPosition, UnknownTraining, UnknownUnit
+from features.values import mask_nips_in
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:asn-kompetensi:problem:"
@@ -76,12 +80,24 @@ def problem_response(request: Request, problem: ApiProblem) -> ProblemResponse:
         "title": problem.title or _phrase(problem.status),
         "status": problem.status,
         "detail": problem.detail,
-        "instance": request.url.path,
+        "instance": shown_path(request),
         "model_version": _served_version(request),
     }
     if problem.errors is not None:
         body["errors"] = problem.errors
     return ProblemResponse(body, status_code=problem.status, headers=problem.headers)
+
+
+def shown_path(request: Request) -> str:
+    """The request's path as an answer may show it: NIP-like digit runs masked, at most 200 characters."""
+    path = mask_nips_in(request.url.path)
+    return path if len(path) <= 200 else path[:199] + "…"
+
+
+def shown_method(request: Request) -> str:
+    """The request's method as a detail or a log line may show it: a client may invent one of 8 KB."""
+    method = request.method
+    return method if len(method) <= 16 else method[:15] + "…"
 
 
 def _phrase(status: int) -> str:
@@ -157,24 +173,59 @@ def install_handlers(app: FastAPI) -> None:
                 422, f"Invalid input: body ({message}).", slug="invalid-input",
                 errors=[{"field": "body", "location": "body", "message": message}]))
         if status == 404:
-            detail = f"No resource at {request.url.path}."
+            detail = f"No resource at {shown_path(request)}."
         elif status == 405:
-            detail = f"Method {request.method} is not allowed on {request.url.path}."
+            detail = f"Method {shown_method(request)} is not allowed on {shown_path(request)}."
         else:
             detail = str(exc.detail) if exc.detail else _phrase(status)
         return problem_response(request, ApiProblem(status, detail, headers=exc.headers))
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-        # Logged with its traceback for operators, but never with the request body; the client sees
-        # only a generic sentence.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-        return problem_response(request, ApiProblem(500, "An internal error occurred; it has been logged.",
-                                                    slug="internal-error"))
+        return unexpected_response(request, exc)
 
     app.add_exception_handler(ApiProblem, on_problem)
     app.add_exception_handler(EngineError, on_engine_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def unexpected_response(request: Request, exc: BaseException) -> ProblemResponse:
+    """The 500 problem for an exception nothing handled, logged once with its traceback for operators:
+    never the request body, NIP-like digit runs masked (an exception's text may quote a NIP). The client
+    sees only a generic sentence."""
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    method = shown_method(request)
+    trace = mask_nips_in("".join(traceback.format_exception(exc)).rstrip())
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, method, route, trace)
+    return problem_response(request, ApiProblem(500, "An internal error occurred; it has been logged.",
+                                                slug="internal-error"))
+
+
+class UnexpectedErrors:
+    """The innermost middleware: an exception no handler took becomes the 500 problem here, and stops here.
+
+    Starlette runs an `Exception` handler in its outermost middleware, which answers and then re-raises,
+    so that uvicorn logged every such traceback a second time ("Exception in ASGI application"). The
+    handler registered by `install_handlers` still answers what the outer middlewares raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            response = unexpected_response(Request(scope, receive), exc)
+            if not started:  # otherwise the client has a status already: the log line is all there is
+                await response(scope, receive, send)

@@ -26,7 +26,7 @@ from engine.results import UnknownEmployee
 from features.constants import ASSESSMENT_METHODS, ASSESSMENT_VALID_YEARS, JP_RIGHT_PER_YEAR
 from features.eligibility import whole_years_of_service
 from features.export import Export
-from features.values import finite
+from features.values import finite, mask_nip
 
 PROFILE_EMPLOYEE_COLUMNS = ("nip", "unit_id", "position_id", "grade", "employment", "education", "hired_on",
                             "status")
@@ -197,7 +197,7 @@ def employee_row(export: Export, nip: str) -> int:
     """The employee's row in `ProfileIndex.employee_columns`; `UnknownEmployee` when the NIP is unknown."""
     row = profile_index(export).employee_rows.get(nip)
     if row is None:
-        raise UnknownEmployee(f"No employee with NIP {nip} in the loaded snapshot.", field="nip")
+        raise UnknownEmployee(f"No employee with NIP {mask_nip(nip)} in the loaded snapshot.", field="nip")
     return row
 
 

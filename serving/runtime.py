@@ -5,6 +5,13 @@ the start of a request and use only it, so a reload never changes the model or t
 in flight: it builds a complete new state and replaces the reference in one assignment. A bundle that
 fails verification or loading is refused and the old state keeps serving.
 
+A candidate pair is also tried before the swap (`_verify`): its per-snapshot tables are built and it must
+answer a gaps and a recommendations call for a known active employee of the snapshot, with finite
+levels. A bundle that unpickles but cannot answer (a broken or incompatible model, a snapshot it cannot
+read) is refused there, counted as `kompetensi_model_reloads{outcome="warmup_failed"}` and described
+in `GET /v1/models` (`last_refusal`), and the old pair keeps serving; at start-up, with no old pair, the
+model is not served at all (model routes answer 503) rather than failing every request.
+
 Population drift (PSI, `Predictor.drift_summary`) is computed once per (model, snapshot) pair, in a
 background thread started when a new pair is published: startup, reloads and requests never wait for it.
 Until it is done the pair's `DriftStatus` is "pending"; a result for a pair that is no longer served is
@@ -17,6 +24,8 @@ touches no file.
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -84,7 +93,28 @@ class DriftStatus:
 
 
 class ReloadRefused(Exception):
-    """The new champion (or snapshot) could not be loaded; the previous state is still served."""
+    """The new champion (or snapshot) could not be loaded; the previous state is still served.
+
+    `outcome` is the metric label: "failure" (not loaded) or "warmup_failed" (loaded, could not answer)."""
+
+    def __init__(self, message: str, *, outcome: str = "failure", candidate_version: str | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.candidate_version = candidate_version
+
+
+WARMUP_FAILED = "warmup_failed"
+WARMUP_EMPLOYEES = 5  # active employees tried in turn: one the engine refuses (no position data) is skipped
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the last candidate was not swapped in (GET /v1/models `last_refusal`); cleared by a good reload."""
+
+    outcome: str
+    reason: str
+    candidate_version: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -147,6 +177,8 @@ class Runtime:
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         self.last_error: str | None = None
+        self.last_refusal: Refusal | None = None
+        self._failed_snapshot: str | None = None  # a snapshot the served model could not answer on
         self._drift: DriftStatus | None = None  # of the last published pair that has a model and a snapshot
         self._drift_lock = threading.Lock()
 
@@ -156,7 +188,7 @@ class Runtime:
         return self._state
 
     def _publish(self, state: ServingState) -> None:
-        _warm(state)  # before the swap: requests keep the old pair until the new one is ready
+        """Swap `state` in; call `_verify` first for a pair that has not been served yet."""
         self._state = state  # a single reference assignment: atomic for readers
         if self.metrics is not None:
             self.metrics.set_served(state.model_version, state.snapshot_id, state.ready)
@@ -217,6 +249,24 @@ class Runtime:
         if self.metrics is not None:
             self.metrics.reloads.labels(outcome).inc()
 
+    def _refused(self, exc: ReloadRefused) -> None:
+        """Record a refused candidate: the error, the metric, and the reason GET /v1/models shows."""
+        self.last_error = str(exc)
+        self.last_refusal = Refusal(exc.outcome, str(exc), exc.candidate_version, datetime.now(UTC))
+        self._count(exc.outcome)
+
+    def _verify(self, state: ServingState, old: ServingState) -> None:
+        """Before the swap: a new pair (model or snapshot) must build its tables and answer a known employee
+        (`warm_up`); otherwise `ReloadRefused(outcome="warmup_failed")` and `old` keeps serving."""
+        if state.predictor is None or state.export is None or drift_key(state) == drift_key(old):
+            return
+        try:
+            warm_up(state.predictor, state.export)
+        except Exception as exc:  # noqa: BLE001 - whatever the candidate raises refuses it
+            raise ReloadRefused(f"model {state.model_version} failed its warm-up prediction on snapshot "
+                                f"{_short(state.snapshot_id)}: {_redact(_reason(exc))}", outcome=WARMUP_FAILED,
+                                candidate_version=state.model_version) from exc
+
     # -- loading ---------------------------------------------------------------------------------
     def _load_model(self, state: ServingState) -> ServingState:
         try:
@@ -268,6 +318,14 @@ class Runtime:
             except ReloadRefused as exc:
                 self.last_error = str(exc)
                 log.warning("%s", exc)
+            try:
+                self._verify(state, self._state)
+            except ReloadRefused as exc:  # no old model to keep: serve none rather than a broken one
+                self._refused(exc)
+                self._failed_pointer = self._safe_pointer()
+                log.warning("%s; no model is served", exc)
+                state = replace(state, predictor=None, model_version=None, manifest={}, bundle_path=None,
+                                model_loaded_at=None)
             self._publish(state)
 
     def reload(self) -> ReloadOutcome:
@@ -289,13 +347,17 @@ class Runtime:
                     self._failed_pointer = pointer  # the poller need not try this one again
                     raise
                 state = self._load_snapshot(state)
+                self._verify(state, old)
             except ReloadRefused as exc:
-                self.last_error = str(exc)
-                self._count("failure")
+                if exc.outcome == WARMUP_FAILED and not same:
+                    self._failed_pointer = pointer
+                self._refused(exc)
                 log.warning("reload refused, still serving %s: %s", old.model_version, exc)
                 raise
             self._failed_pointer = None
+            self._failed_snapshot = None
             self.last_error = None
+            self.last_refusal = None
             self._publish(state)
             self._count("success")
             outcome = ReloadOutcome(old.model_version, state.model_version, old.snapshot_id, state.snapshot_id)
@@ -319,7 +381,8 @@ class Runtime:
             and (state.bundle_path is None or pointer != state.bundle_path.name)
         )
         try:
-            snapshot_changed = self.sources.snapshot_id() != state.snapshot_id
+            snapshot_id = self.sources.snapshot_id()
+            snapshot_changed = snapshot_id not in (state.snapshot_id, self._failed_snapshot)
         except Exception:  # noqa: BLE001 - a store hiccup is retried on the next poll
             snapshot_changed = False
         if not (model_changed or snapshot_changed):
@@ -330,18 +393,29 @@ class Runtime:
                 new = self._load_model(old) if model_changed else old
             except ReloadRefused as exc:
                 self._failed_pointer = pointer
-                self.last_error = str(exc)
-                self._count("failure")
+                self._refused(exc)
                 log.warning("poll: %s; still serving %s", exc, old.model_version)
                 new = old
             try:
                 new = self._load_snapshot(new)
             except ReloadRefused as exc:
-                self.last_error = str(exc)
-                self._count("failure")
+                self._refused(exc)
                 log.warning("poll: %s", exc)
             if new is old:
                 return False
+            try:
+                self._verify(new, old)
+            except ReloadRefused as exc:
+                # Blame the new model when there is one (the poller will not retry it; with the old model the
+                # new snapshot is tried on the next poll), else the new snapshot.
+                if new.bundle_path != old.bundle_path:
+                    self._failed_pointer = pointer
+                else:
+                    self._failed_snapshot = new.snapshot_id
+                self._refused(exc)
+                log.warning("poll: %s; still serving %s", exc, old.model_version)
+                return False
+            self.last_refusal = None
             self._publish(new)
             self._count("success")
             log.info("poll: now serving model %s, snapshot %s", new.model_version, _short(new.snapshot_id))
@@ -378,18 +452,55 @@ def _short(snapshot_id: str | None) -> str:
     return (snapshot_id or "none")[:12]
 
 
-def _warm(state: ServingState) -> None:
-    """Build the per-snapshot tables of the new (model, snapshot) pair (`Predictor.warm`: index,
-    eligibility, evidence, JP) so that its first requests do not pay for them. A failure is logged only:
-    the requests would build the same tables themselves."""
-    warm = getattr(state.predictor, "warm", None)
-    if state.export is None or not callable(warm):
+def _redact(text: str) -> str:
+    """An error text fit for an answer and a log line: digit runs that could be a NIP (whose leading digits
+    are a birth date) are blanked."""
+    return _DIGIT_RUN.sub("…", text)
+
+
+_DIGIT_RUN = re.compile(r"\d{6,}")
+
+
+def warm_up(predictor: Any, export: Export) -> None:
+    """Build the per-snapshot tables of a candidate pair (`Predictor.warm`: index, eligibility, evidence,
+    JP), so that its first requests do not pay for them, then ask it what requests ask: gaps and
+    recommendations for a known active employee, with finite levels. Raises whatever the candidate raises
+    (a failed `warm` too: every request would fail building the same tables)."""
+    warm = getattr(predictor, "warm", None)
+    if callable(warm):
+        warm(export)
+    from engine.results import EngineError
+
+    known = _known_employees(export)
+    if not known:
+        return  # a snapshot without active employees: nothing to ask (and every request would be a 404)
+    refused: list[str] = []
+    for nip in known:
+        try:
+            gaps = predictor.gaps(export, nip)
+            predictor.recommend(export, nip, limit=1)
+        except EngineError as exc:  # this employee cannot be answered (data, not model): try the next one
+            refused.append(type(exc).__name__)
+            continue
+        levels = [v for c in gaps.competencies for v in (c.predicted_level, c.lower, c.upper)]
+        if not all(_finite(v) for v in levels):
+            raise ValueError("the warm-up prediction has levels that are not finite numbers")
         return
+    raise ValueError(f"no active employee of the snapshot could be answered ({', '.join(refused) or 'none'})")
+
+
+def _finite(value: Any) -> bool:
     try:
-        warm(state.export)
-    except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a reason to refuse
-        log.warning("could not prepare snapshot %s for model %s: %s", _short(state.snapshot_id),
-                    state.model_version, _reason(exc))
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _known_employees(export: Export) -> list[str]:
+    """The first active employees of the snapshot by NIP: the same ones for every reload of a snapshot."""
+    employees = export["employees"]
+    active = employees.loc[employees["status"] == "aktif", "nip"] if "status" in employees else employees["nip"]
+    return sorted(str(nip) for nip in active)[:WARMUP_EMPLOYEES]
 
 
 def _one_thread(predictor: Any) -> None:

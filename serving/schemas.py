@@ -32,7 +32,7 @@ from features.constants import (
     SKP_RATINGS,
     TRAINING_STATUSES,
 )
-from features.values import HorizonMonths, Identifier
+from features.values import HorizonMonths, Identifier, RequestDate, Rupiah
 from serving.audit import AuditRecord
 
 if TYPE_CHECKING:  # the checker sees plain strings; at run time they are enumerations from the contract
@@ -145,10 +145,23 @@ class StoreInfo(BaseModel):
     loaded_at: datetime | None
 
 
+class ReloadRefusal(BaseModel):
+    """Why the last candidate (a new champion or snapshot) was not swapped in; the served pair is unchanged."""
+
+    outcome: Literal["failure", "warmup_failed"] = Field(
+        description="failure: it could not be loaded; warmup_failed: it loaded but could not answer a known "
+                    "employee")
+    reason: str
+    candidate_version: str | None = None
+    at: datetime
+
+
 class ModelsResponse(BaseModel):
     model_version: str
     models: list[ModelInfo]
     store: StoreInfo
+    last_refusal: ReloadRefusal | None = Field(
+        default=None, description="the last refused reload or poll, null once a reload succeeded")
 
 
 class ReloadResponse(BaseModel):
@@ -228,12 +241,12 @@ class InlineEmployee(RequestModel):
     grade: Grade
     employment: Employment
     education: Education
-    hired_on: date
+    hired_on: RequestDate
 
 
 class InlineAssessment(RequestModel):
     competency_id: Identifier
-    assessed_on: date
+    assessed_on: RequestDate
     level: Level
     method: Method
 
@@ -247,8 +260,8 @@ class InlinePerformanceReview(RequestModel):
 
 class InlineTrainingRecord(RequestModel):
     training_id: Identifier
-    started_on: date
-    completed_on: date | None = None
+    started_on: RequestDate
+    completed_on: RequestDate | None = None
     status: TrainingStatus
     post_test_score: float | None = Field(None, ge=0, le=100)
 
@@ -285,7 +298,7 @@ class GapPredictionRequest(RequestModel):
     assessments: list[InlineAssessment] = Field(default_factory=list, max_length=2000)
     performance_reviews: list[InlinePerformanceReview] = Field(default_factory=list, max_length=100)
     training_records: list[InlineTrainingRecord] = Field(default_factory=list, max_length=1000)
-    as_of: date | None = Field(None, description="default: the export date of the loaded snapshot")
+    as_of: RequestDate | None = Field(None, description="default: the export date of the loaded snapshot")
     horizon_months: HorizonMonths = DEFAULT_HORIZON_MONTHS
 
 
@@ -305,7 +318,7 @@ class BatchRecommendationsRequest(RequestModel):
     )
     limit: int = Field(5, ge=1, le=MAX_RECOMMENDATIONS)
     horizon_months: HorizonMonths = DEFAULT_HORIZON_MONTHS
-    max_cost_idr: int | None = Field(None, ge=0)
+    max_cost_idr: Rupiah | None = None
     max_jp: int | None = Field(None, ge=1, le=10_000)
 
 

@@ -74,30 +74,32 @@ def stop_postgres() -> None:
     _run("pg_ctlcluster", PG_VERSION, PG_CLUSTER, "stop", timeout=120)
 
 
-def create_database() -> str:
-    """(Re)create the test role and an empty test database; returns its SQLAlchemy URL."""
+def create_database(name: str = PG_DATABASE) -> str:
+    """(Re)create the test role and an empty test database `name`; returns its SQLAlchemy URL."""
     _psql(f"""DO $$ BEGIN
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_ROLE}') THEN
                   CREATE ROLE {PG_ROLE} LOGIN;
                 END IF;
               END $$;
               ALTER ROLE {PG_ROLE} WITH LOGIN PASSWORD '{PG_PASSWORD}';""")
-    _psql(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
-    _psql(f"CREATE DATABASE {PG_DATABASE} OWNER {PG_ROLE}")
-    return f"postgresql+psycopg://{PG_ROLE}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}/{PG_DATABASE}"
+    _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _psql(f"CREATE DATABASE {name} OWNER {PG_ROLE}")
+    return f"postgresql+psycopg://{PG_ROLE}:{PG_PASSWORD}@127.0.0.1:{PG_PORT}/{name}"
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh test database on the local cluster for the duration of the block (skips if impossible)."""
+def postgres_database(name: str = PG_DATABASE) -> Iterator[str]:
+    """A fresh test database on the local cluster for the duration of the block (skips if impossible).
+    Give each fixture that lives alongside others its own `name` (the serving tests keep one for the
+    session while the store tests drop and recreate theirs)."""
     started_here = start_postgres()
     try:
-        yield create_database()
+        yield create_database(name)
     finally:
         from features.store import dispose_engines
 
         dispose_engines()  # close pooled connections before the database or server goes away
         _run("runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-p", str(PG_PORT), "-d", "postgres",
-             "-c", f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+             "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if started_here:
             stop_postgres()

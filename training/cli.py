@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from features.constants import MAX_HORIZON_MONTHS
 from features.generator.worlds import NAMED_WORLDS
 
 
@@ -86,7 +87,7 @@ def promote(
 def score(
     out: Annotated[Path, typer.Option(help="folder for gaps.* and recommendations.*")],
     as_of: Annotated[str | None, typer.Option(help="as-of date YYYY-MM-DD (default: the export date)")] = None,
-    horizon_months: Annotated[int, typer.Option(min=1, max=60)] = 12,
+    horizon_months: Annotated[int, typer.Option(min=1, max=MAX_HORIZON_MONTHS)] = 12,
     top: Annotated[int, typer.Option(min=0, max=50, help="recommendations per employee (0 = none)")] = 5,
     file_format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.parquet,
 ) -> None:

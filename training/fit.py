@@ -1,5 +1,6 @@
 """Fitting the engine's models from an export: the training pairs with their point-in-time features, the gap
-model, the effect estimator, and the `engine.predictor.Predictor` that holds them with its metadata.
+model, the effect estimator, the completion model (`training.completion`), and the
+`engine.predictor.Predictor` that holds them with its metadata.
 
 Training code: the server and the engine never import it (`training` sits above `engine`).
 """
@@ -31,6 +32,7 @@ from features.measurement import MeasurementModel
 from features.pair_features import PairTables, course_pair_features, with_pair_features
 from features.pit import FEATURES, PitIndex, build_features, training_pairs
 from features.pit_index import to_days
+from training.completion import fit_bundle_completion
 
 EFFECT_PAIR_KINDS = ("next", "next2")  # assessment-to-assessment pairs …
 EFFECT_QUERY_HORIZON = DEFAULT_HORIZON_MONTHS  # … and the query pairs at the default horizon
@@ -151,14 +153,17 @@ def fit_predictor(export: Export, *, seed: int = 0, before: date | None = None,
     window = {"start": pd.Timestamp(pairs["as_of"].min()).date().isoformat(),
               "end": pd.Timestamp(pairs["target_on"].max()).date().isoformat()}
     diagnostics = {k: float(v) for k, v in getattr(effect, "diagnostics_", {}).items()}
+    fit_metrics = {"training_pairs": float(len(pairs)), **{f"effect_{k}": v for k, v in diagnostics.items()}}
+    completion = fit_bundle_completion(export, seed=seed, before=before, index=data.index, progress=say)
+    if completion is not None:
+        fit_metrics["completion_examples"] = float(completion.n_examples_)
     metadata = {
         "model_version": None,
         "as_of": export.exported_on.isoformat(),
         "data_window": window,
         "snapshot_id": export.snapshot_id,
         "metrics": {},
-        "fit_metrics": {"training_pairs": float(len(pairs)),
-                        **{f"effect_{k}": v for k, v in diagnostics.items()}},
+        "fit_metrics": fit_metrics,
         "params": {"gap_model": gap_params, "effect_estimator": effect_estimator, "effect": effect_params},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "features": list(FEATURES),
@@ -166,4 +171,6 @@ def fit_predictor(export: Export, *, seed: int = 0, before: date | None = None,
         "seed": int(seed),
         "before": before.isoformat() if before else None,
     }
-    return Predictor(gap_model, effect, metadata)
+    predictor = Predictor(gap_model, effect, metadata)
+    predictor.completion_model = completion
+    return predictor

@@ -21,6 +21,7 @@ from features.pit import PitIndex, build_features, prediction_queries
 from features.settings import Settings, get_settings
 from features.store import load_snapshot
 from training import registry
+from training.completion import NotEnoughEnrolments, completion_backtest, completion_truth_comparison
 from training.evaluate import backtest, truth_comparison
 from training.fairness import run_audit
 from training.fit import fit_predictor
@@ -89,7 +90,8 @@ def load_version_bundle(version: str | None) -> tuple[str, Any]:
 def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_dir: Path | None = None,
              cutoff: date | None = None, settings: Settings | None = None, export: Export | None = None,
              progress: Progress = quiet) -> EvaluateResult:
-    """Back-test the version's model family against the baselines, compare with truth when given, write
+    """Back-test the version's model family (the gap model, and the completion model against the base and
+    per-format rates) against the baselines, compare with truth when given, write
     the HTML report and metrics.json, and log both to MLflow (the promotion gate reads these metrics)."""
 
     settings = settings or get_settings()
@@ -101,9 +103,16 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
     all_metrics: dict[str, float] = dict(bt.metrics)
     rec_metrics: dict[str, float] = {}
     notes = [f"Snapshot {export.snapshot_id or '(files)'}, exported on {export.exported_on}."]
+    completion = None
+    try:
+        completion = completion_backtest(export, cutoff=bt.cutoff, seed=settings.seed, progress=progress)
+        all_metrics.update(completion.metrics)
+    except NotEnoughEnrolments as exc:
+        notes.append(f"Completion model not back-tested: {exc}.")
     if truth_dir is not None:
         progress(f"comparing with the ground truth in {truth_dir}")
         all_metrics.update(truth_comparison(export, truth_dir, predictor.gap_model))
+        all_metrics.update(completion_truth_comparison(predictor.completion_model, export, truth_dir))
 
         progress("evaluating recommendations against the true gains")
         rec_metrics = {f"rec_{k}" if not k.startswith("rec_") else k: float(v)
@@ -137,7 +146,7 @@ def evaluate(*, version: str | None = None, truth_dir: Path | None = None, out_d
         ReportInputs(title=f"asn-kompetensi evaluation, version {version}", model_version=version,
                      backtest=bt, metrics=all_metrics, notes=notes,
                      recommendation_metrics={k.removeprefix("rec_"): v for k, v in rec_metrics.items()},
-                     fairness=audit, drift=drift, budget_curve=curve),
+                     fairness=audit, drift=drift, budget_curve=curve, completion=completion),
         out_dir,
     )
     sections = write_sections(out_dir, fairness=audit, drift=drift)

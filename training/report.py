@@ -2,7 +2,8 @@
 
 Sections appear only for what was evaluated: the gap model's back-test (interval calibration, error by
 competency and position type, residuals, global feature importance), the comparison with a generator's
-truth, the recommendations against the truth (policy value against the baselines), the merit-system
+truth, the completion model's temporal back-test (AUC, Brier score, calibration against the per-format
+rate), the recommendations against the truth (policy value against the baselines), the merit-system
 fairness audit (`training.fairness`: group values with intervals, the gate's checks) and data drift
 (`engine.drift`: PSI per feature and of the predictions). Their full tables also go to
 fairness.json and drift.json (`write_sections`).
@@ -25,6 +26,7 @@ from plotly.subplots import make_subplots
 from engine.drift import PREDICTION, PSI_ALERT, PSI_WARNING
 from engine.plans import PlanCurvePoint
 from features.values import finite
+from training.completion import CompletionBacktest
 from training.evaluate import Backtest
 from training.fairness import ATTRIBUTES, OUTCOMES, fairness_checks
 from training.gate import decision_checks, run_checks
@@ -48,6 +50,7 @@ class ReportInputs:
     fairness: FairnessAudit | None = None
     drift: DriftReport | None = None
     budget_curve: list[PlanCurvePoint] = field(default_factory=list)
+    completion: CompletionBacktest | None = None
 
 
 def _figure_html(fig, first: list[bool]) -> str:
@@ -305,6 +308,41 @@ def _drift_section(drift: DriftReport, first: list[bool]) -> list[str]:
     ]
 
 
+def _completion_section(bt: CompletionBacktest, first: list[bool]) -> list[str]:
+    """Who finishes a course: the completion model's temporal back-test against the per-format rate."""
+    m = {k: finite(v) for k, v in bt.metrics.items()}
+
+    def num(key: str, fmt: str = "{:.3f}") -> str:
+        value = m.get(key)
+        return "—" if value is None else fmt.format(value)
+
+    fig = go.Figure()
+    colors = {"completion model": COLORS["model"], "per-format rate": COLORS["baseline_carry_forward"]}
+    for name, g in bt.curve.groupby("model", sort=False):
+        fig.add_scatter(x=g["predicted"], y=g["observed"], mode="markers+lines", name=str(name),
+                        customdata=g["n"], hovertemplate="%{x:.2f} → %{y:.2f} (n = %{customdata})<extra></extra>",
+                        marker_color=colors.get(str(name)))
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line_dash="dash", line_color="#888")
+    fig.update_layout(title="Calibration of P(finish): observed completion rate per bin of predicted probability",
+                      xaxis_title="mean predicted probability", yaxis_title="observed share finished",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1], height=420)
+    rows = [("completion model", ""), ("per-format rate", "_baseline_format"), ("base rate", "_baseline_rate")]
+    cells = "".join(f"<tr><td>{name}</td><td>{num('completion_auc' + suffix)}</td>"
+                    f"<td>{num('completion_brier' + suffix, '{:.4f}')}</td><td>{num('completion_ece' + suffix)}</td></tr>"
+                    for name, suffix in rows)
+    return [
+        "<h2>Completion: who finishes a course if enrolled</h2>",
+        f"<p>Fitted on enrolments started at least three months before the cutoff {bt.cutoff} (their outcome "
+        f"was known then), scored on the {num('completion_n', '{:,.0f}')} enrolments started after it "
+        f"({num('completion_rate', '{:.1%}')} finished), each with its features as of its start date. AUC: "
+        "how well finishers are ranked above those who abandon (0.5 = chance); Brier score: mean squared "
+        "error of the probability; calibration error: mean gap between predicted and observed rates over ten "
+        "bins. The base rate ranks nobody (AUC 0.5 by definition).</p>",
+        f"<table><tr><th>predictor</th><th>AUC</th><th>Brier</th><th>calibration error</th></tr>{cells}</table>",
+        _figure_html(fig, first),
+    ]
+
+
 def write_sections(out_dir: Path, *, fairness: FairnessAudit | None = None, drift: DriftReport | None = None
                    ) -> list[Path]:
     """fairness.json and drift.json (what was given) next to the report; returns the paths written."""
@@ -350,6 +388,8 @@ def write_report(inputs: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
         parts += [_figure_html(f, first) for f in _residual_figures(bt)]
         parts.append("<h3>Global feature importance</h3>")
         parts.append(_figure_html(_importance_figure(bt), first))
+    if inputs.completion is not None:
+        parts += _completion_section(inputs.completion, first)
     if inputs.budget_curve:
         parts.append("<h2>Budget curve</h2><p>Total expected gain of the optimal annual plan (MILP, every "
                      "unit) at each budget; where the curve flattens, more money buys little.</p>")

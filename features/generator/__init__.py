@@ -1,9 +1,9 @@
 """The synthetic Kota Pontianak export generator (`kompetensi generate`) and its causal model.
 
 `generate_export(out, employees, years, seed, exported_on, world)` writes every table of DATA_CONTRACT.md
-as CSV, `export.json`, and the ground truth `truth/levels.csv`, `truth/effects.csv` and `truth/world.json`
-(the world's name and parameters; the export itself never shows it). Same arguments, same bytes. The
-model below is what the truth files are the expectations of. It is the *default world*, the demo world
+as CSV, `export.json`, and the ground truth `truth/levels.csv`, `truth/effects.csv`, `truth/completion.csv`
+and `truth/world.json` (the world's name and parameters; the export itself never shows it). Same
+arguments, same bytes. The model below is what the truth files are the expectations of. It is the *default world*, the demo world
 (`kompetensi generate` without `--world`, `make run`, the golden tests): every mechanism of "A family of
 worlds" at the end is off in it, and it draws exactly what the generator drew before worlds existed.
 
@@ -64,13 +64,18 @@ Truth (as of A = exported_on, horizon H = 12 months, active employees). expected
 E[L(T+12)] with the trainings completed on or before A (those berjalan do not count). expected_gain of an
 eligible training t = total gap without plan − total gap with t completed just after A (it joins the
 shifts of month T, its band judged on the true level at A), gaps over the post's required competencies.
+truth/completion.csv (nip, training_id, completion_probability; the same pairs as truth/effects.csv) =
+the P(complete) of the course if the employee enrolled just after A, by the formula above with the
+world's terms (responsiveness, reluctance); leaving the service mid-course is not in it. Written in every
+world (it adds a file to truth/ and changes none of the others).
 
 A family of worlds (`worlds.py`)
 --------------------------------
 A `World` switches structural mechanisms on with a strength; `NAMED_WORLDS` holds the named ones
 (default, transfer, spacing, decay, ceiling, quality_spread, format_reversed, responders, no_selection,
-hidden_selection, lenient_raters, noisy, messy, kitchen_sink) and `random:SEED` draws mechanisms and
-strengths from a seed. Each world's own draws (responsiveness, course quality, raters, mess) come from
+hidden_selection, lenient_raters, noisy, messy, kitchen_sink, reluctance) and `random:SEED` draws
+mechanisms and strengths from a seed (reluctance is not among them: the draws recorded before it stay the
+same). Each world's own draws (responsiveness, course quality, raters, mess, reluctance) come from
 streams of their own, so switching a mechanism on reshuffles no other draw (the history still diverges
 through the levels it changes). In every world the truth stays the exact
 expectation: the noise stays symmetric and linear, and what a world adds is a deterministic function of
@@ -101,6 +106,12 @@ the state at A, so `truth.py` computes it in closed form with the same functions
 - Measurement. Method biases and sds are parameters; rater leniency adds an OPD-level bias N(0, sd²) to
   penilaian 360 and uji kompetensi. The truth is of the true level, so it does not move.
 - Noise. level_noise scales the half-widths of the shocks of S and N (still symmetric: exact truth).
+- Reluctance. A persistent trait ρ = max(0, z) per person, z ~ N(0, 1) with a share of its variance common
+  to the unit (the unit's learning culture), from the world's own stream: the completion logit falls by
+  reluctance · ρ and the monthly hazard of starting a course is × exp(−reluctance_on_enrolment · ρ) (the
+  scheduled Latsar and orientation are not). Half the people are not reluctant at all; the others enrol
+  less and abandon more, so `tidak_selesai` rises. Gains of a completed course do not change: the truth's
+  expected gains assume completion and stay the same to the bit; truth/completion.csv carries −reluctance · ρ.
 - Messy records (`messy.py`): missing SKP years and post-tests, dates on abandoned courses, rounded and
   re-entered assessments, CRLF, quoting, BOM, padding — all accepted by the contract, applied when the
   files are written, so the truth is that of the same world without mess.

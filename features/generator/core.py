@@ -35,7 +35,7 @@ from features.generator.population import Roster, build_roster
 from features.generator.simulate import AWARD_KINDS, simulate
 from features.generator.state import Catalogue, FinalState, History, Latent, Timeline, day_number
 from features.generator.trainings import TRAININGS
-from features.generator.truth import Truth, compute_truth
+from features.generator.truth import TRUTH_COMPLETION_COLUMNS, Truth, compute_truth
 from features.generator.worlds import World, world_from_spec
 
 ORGANISATION = "Pemerintah Kota Pontianak"
@@ -247,6 +247,10 @@ def write_files(sim: Simulation, out: Path) -> dict[str, int]:
     counts["truth/effects"] = _write_csv(out / "truth" / "effects.csv", TRUTH_EFFECTS_COLUMNS, [
         nip[truth.effect_person[order]].tolist(), [training_ids[k] for k in truth.effect_training[order]],
         _fixed(truth.expected_gain[order], 6),
+    ])
+    counts["truth/completion"] = _write_csv(out / "truth" / "completion.csv", TRUTH_COMPLETION_COLUMNS, [
+        nip[truth.effect_person[order]].tolist(), [training_ids[k] for k in truth.effect_training[order]],
+        _fixed(truth.completion_probability[order], 6),
     ])
     (out / "truth" / WORLD_FILE).write_text(json.dumps(world.to_json(), indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")

@@ -147,12 +147,15 @@ def split_effect(total: np.ndarray, fading_total: np.ndarray, systematic: np.nda
 
 
 def completion_probability(format_index: np.ndarray, openness: np.ndarray, world: World = DEFAULT_WORLD,
-                           trace: np.ndarray | None = None) -> np.ndarray:
-    """P(complete); `trace` (the log responsiveness) moves the logit when the world says so."""
+                           trace: np.ndarray | None = None, reluctance: np.ndarray | None = None) -> np.ndarray:
+    """P(complete); `trace` (the log responsiveness) and `reluctance` (ρ) move the logit when the world
+    says so (each term is skipped when its strength is 0, so the demo world's arithmetic is unchanged)."""
     logits = np.asarray(world.completion_logit)[format_index]
     x = logits + world.completion_openness * openness
     if trace is not None and world.responsiveness_on_completion:
         x = x + world.responsiveness_on_completion * trace
+    if reluctance is not None and world.reluctance:
+        x = x - world.reluctance * reluctance
     return 1.0 / (1.0 + np.exp(-x))
 
 

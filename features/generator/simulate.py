@@ -191,6 +191,8 @@ def simulate(roster: Roster, catalogue: Catalogue, years: int, exported_on: date
         if hidden:  # selection on what the records do not show: true gaps and responsiveness
             hazard = hazard * np.exp(world.hazard_true_gap * true_gap.sum(axis=1) / np.maximum(n_required, 1)
                                      + world.hazard_responsiveness * latent.trace)
+        if world.reluctance_on_enrolment > 0:  # reluctant people are sent (and put themselves forward) less
+            hazard = hazard * np.exp(-world.reluctance_on_enrolment * latent.reluctance)
         draws = rng_train.random(n)
         starters = np.flatnonzero(alive & (draws < 1.0 - np.exp(-hazard)) & (forced_month != t))
         chosen = np.full(len(starters), -1)
@@ -319,7 +321,8 @@ def _start_courses(persons: np.ndarray, courses: np.ndarray, t: int, level: np.n
     fmt = catalogue.format_index[courses]
     started = timeline.month_start[t] + np.floor(u[:, 0] * timeline.month_days[t]).astype(np.int64)
     ended = started + _durations(fmt, catalogue.hours_jp[courses], u[:, 1])
-    completes = u[:, 2] < model.completion_probability(fmt, latent.openness[persons], world, latent.trace[persons])
+    completes = u[:, 2] < model.completion_probability(fmt, latent.openness[persons], world, latent.trace[persons],
+                                                       latent.reluctance[persons])
     # Leaving before the end aborts the course; one still running at the export date is berjalan.
     status = np.where(ended >= leave_day[persons], 1, np.where(ended > export_day, 2, np.where(completes, 0, 1)))
     completed = np.where(status == 0, ended, -1)

@@ -19,7 +19,13 @@ from features.generator.catalogue import Position, standards
 from features.generator.competencies import CORE_CLUSTERS, CORE_IDS, CORE_OFFSETS, TECHNICAL
 from features.generator.population import Roster, first_of, month_index
 from features.generator.trainings import Training
-from features.generator.worlds import STREAM_QUALITY, STREAM_RESPONSIVENESS, World, world_stream
+from features.generator.worlds import (
+    STREAM_QUALITY,
+    STREAM_RELUCTANCE,
+    STREAM_RESPONSIVENESS,
+    World,
+    world_stream,
+)
 
 NO_PROMOTION = -(10**6)
 EPOCH = date(1970, 1, 1)
@@ -148,6 +154,8 @@ class Latent:
     related: np.ndarray  # P × C bool: the competency belongs to the person's job (core or own technical)
     responsiveness: np.ndarray  # multiplier of every training effect (1 unless the world has responsiveness)
     trace: np.ndarray  # its log: what shows in completion and SKP when the world says so
+    # Persistent reluctance ρ ≥ 0 (0 unless the world has reluctance): lowers enrolment and completion.
+    reluctance: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -238,7 +246,22 @@ def draw_latent(roster: Roster, catalogue: Catalogue, rng: np.random.Generator, 
         sd = world.responsiveness_sd
         trace = sd * z - sd**2 / 2 + np.where(u < world.nonresponder_share, np.log(world.nonresponder_factor), 0.0)
     return Latent(ability, openness, performance, model.growth_rate(openness), base, related, np.exp(trace),
-                  trace)
+                  trace, draw_reluctance(roster, world, seed))
+
+
+def draw_reluctance(roster: Roster, world: World, seed: int) -> np.ndarray:
+    """Reluctance ρ = max(0, z) per person, z = √share · unit part + √(1 − share) · own part ~ N(0, 1), from
+    the world's own stream: half the people are not reluctant at all, the others the more the larger z, so
+    enrolment and completion fall on average, not only for some. All 0 when the world has no reluctance
+    (nothing is drawn, so no other draw moves)."""
+    n = len(roster.position)
+    if not world.reluctant:
+        return np.zeros(n)
+    stream = world_stream(seed, STREAM_RELUCTANCE)
+    unit_part = stream.standard_normal(len(roster.units))
+    own_part = stream.standard_normal(n)
+    share = world.reluctance_unit_share
+    return np.maximum(np.sqrt(share) * unit_part[roster.unit] + np.sqrt(1.0 - share) * own_part, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Ground truth at the export date: expected levels without a plan, and expected gains of one training.
+"""Ground truth at the export date: expected levels without a plan, expected gains of one training, and
+the probability of finishing it if enrolled.
 
 Both are expectations under the causal model of the simulation's world, computed from the state of the
 export month with the noise at its mean (`model.expected_level`), which is exact because the dynamics are
@@ -22,6 +23,7 @@ from features.generator.state import Catalogue, FinalState, Latent, Timeline, da
 from features.generator.worlds import World
 
 SELESAI, TIDAK_SELESAI, BERJALAN = 0, 1, 2
+TRUTH_COMPLETION_COLUMNS = ("nip", "training_id", "completion_probability")
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Truth:
     effect_person: np.ndarray  # rows of truth/effects.csv: person index …
     effect_training: np.ndarray  # … training index …
     expected_gain: np.ndarray  # … total gap without plan − total gap with {training}
+    completion_probability: np.ndarray  # rows of truth/completion.csv (the effect rows): P(finish | enrolled)
 
 
 def eligible_matrix(roster: Roster, catalogue: Catalogue, timeline: Timeline, records: dict[str, np.ndarray],
@@ -107,8 +110,20 @@ def compute_truth(roster: Roster, catalogue: Catalogue, latent: Latent, timeline
             gap_plan = np.maximum(0.0, required[rows, c] - planned)
             gain[rows, k] += gap[rows, c] - gap_plan
     effect_row, effect_training = np.nonzero(eligible)
+    completion = completion_truth(persons[effect_row], effect_training, catalogue, latent, world)
     return Truth(persons[level_row], level_comp, expected[level_row, level_comp], persons[effect_row],
-                 effect_training, np.maximum(gain[effect_row, effect_training], 0.0) + 0.0)  # no -0.0
+                 effect_training, np.maximum(gain[effect_row, effect_training], 0.0) + 0.0,  # no -0.0
+                 completion)
+
+
+def completion_truth(persons: np.ndarray, trainings: np.ndarray, catalogue: Catalogue, latent: Latent,
+                     world: World) -> np.ndarray:
+    """P(finish | enrolled just after the as-of date) of each (person, training): the simulation's own
+    completion probability (format, openness, responsiveness and reluctance as the world says), exact
+    because it is a deterministic function of the latents. Leaving the service mid-course is not in it:
+    the truth is of the course, not of the employment."""
+    return model.completion_probability(catalogue.format_index[trainings], latent.openness[persons], world,
+                                        latent.trace[persons], latent.reluctance[persons])
 
 
 def plan_factor(rows: np.ndarray, k: int, days_since: np.ndarray, family: np.ndarray,

@@ -23,13 +23,18 @@ STREAM_RESPONSIVENESS = 0
 STREAM_QUALITY = 1
 STREAM_RATERS = 2
 STREAM_MESSY = 3
+STREAM_RELUCTANCE = 4
 _STREAM_KEY = 7_190_2026
 _RANDOM_KEY = 5_150_2026
 DAYS_PER_MONTH = 365.25 / 12
 
 _PER_FORMAT = ("format_factor", "completion_logit", "decay_share")
 _PER_METHOD = ("method_bias", "method_sd")
-_SHARES = ("transfer", "transfer_generic", "spacing", "ceiling", "nonresponder_share", "messy")
+_SHARES = ("transfer", "transfer_generic", "spacing", "ceiling", "nonresponder_share", "messy",
+           "reluctance_unit_share")
+# Parameters added after worlds were first recorded: `to_json` leaves them out while they hold their
+# default, so the truth/world.json of every world drawn before them stays byte-identical.
+_LATER = ("reluctance", "reluctance_on_enrolment", "reluctance_unit_share")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,12 @@ class World:
     level_noise: float = 1.0
     # Messy records the contract still accepts (0 = clean; 1 = every kind at its full rate).
     messy: float = 0.0
+    # Persistent reluctance: ρ = max(0, z) per person, z ~ N(0, 1) with reluctance_unit_share of its variance
+    # shared within the unit (a unit's learning culture); the completion logit falls by reluctance · ρ and
+    # the monthly hazard of starting a course is × exp(−reluctance_on_enrolment · ρ).
+    reluctance: float = 0.0
+    reluctance_on_enrolment: float = 0.0
+    reluctance_unit_share: float = 0.0
 
     def __post_init__(self) -> None:
         for name in _PER_FORMAT:
@@ -100,7 +111,8 @@ class World:
             raise ValueError(f"world {self.name}: format factors, method sds and level_noise must be ≥ 0")
         if (self.spacing_months <= 0 or self.decay_half_life <= 0 or not 1.0 <= self.ceiling_start < 5.0
                 or not 0.0 < self.nonresponder_factor <= 1.0 or self.quality_spread < 0
-                or self.responsiveness_sd < 0 or self.rater_leniency_sd < 0):
+                or self.responsiveness_sd < 0 or self.rater_leniency_sd < 0 or self.reluctance < 0
+                or self.reluctance_on_enrolment < 0):
             raise ValueError(f"world {self.name}: a time constant, ceiling_start or spread is out of range")
 
     # Which mechanisms are on (each off in the default world, so its code path is today's).
@@ -111,6 +123,10 @@ class World:
     @property
     def responsive(self) -> bool:
         return self.responsiveness_sd > 0 or self.nonresponder_share > 0
+
+    @property
+    def reluctant(self) -> bool:
+        return self.reluctance > 0 or self.reluctance_on_enrolment > 0
 
     @property
     def decay_retention(self) -> float:
@@ -129,14 +145,14 @@ class World:
             ("no_observed_selection", self.hazard_observed_gap == 0 and self.choice_observed_gap == 0),
             ("rater_bias", self.method_bias != default.method_bias or self.rater_leniency_sd > 0),
             ("noise", self.level_noise != 1.0 or self.method_sd != default.method_sd),
-            ("messy", self.messy > 0)) if flag]
+            ("messy", self.messy > 0), ("reluctance", self.reluctant)) if flag]
         return on
 
     def to_json(self) -> dict[str, Any]:
         """name, description and every parameter (per-format and per-method values keyed by name)."""
         params: dict[str, Any] = {}
         for key, value in asdict(self).items():
-            if key in ("name", "description"):
+            if key in ("name", "description") or (key in _LATER and value == getattr(DEFAULT_WORLD, key)):
                 continue
             if key in _PER_FORMAT:
                 value = dict(zip(TRAINING_FORMATS, value, strict=True))
@@ -233,6 +249,9 @@ _NAMED: tuple[World, ...] = (
             ceiling=0.6, responsiveness_sd=0.3, nonresponder_share=0.15, responsiveness_on_completion=0.8,
             responsiveness_on_skp=0.3, hazard_true_gap=0.8, hazard_responsiveness=0.5, choice_true_gain=1.5,
             method_bias=(0.0, 0.1, -0.05, 0.35), rater_leniency_sd=0.15, level_noise=1.2, messy=0.6),
+    replace(_D, name="reluctance", description="persistent reluctance to train: half the people, more alike "
+            "within a unit (30% of the trait), enrol less (hazard × e^(−0.6ρ)) and abandon more (logit − 2ρ)",
+            reluctance=2.0, reluctance_on_enrolment=0.6, reluctance_unit_share=0.3),
 )
 NAMED_WORLDS: dict[str, World] = {w.name: w for w in _NAMED}
 RANDOM_PREFIX = "random:"
@@ -242,7 +261,9 @@ def random_world(seed: int) -> World:
     """A random draw of mechanisms and strengths, the same for the same seed.
 
     Every strength is drawn whether or not its mechanism is switched on, in a fixed order, so a draw
-    never depends on another's outcome.
+    never depends on another's outcome. Reluctance is not in the pool: switching it on in some draws
+    would change those draws' exports, and the benchmarks' held-out worlds are random draws whose
+    results are recorded; the named world `reluctance` covers it.
     """
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), _RANDOM_KEY]))
     n_f, n_m = len(TRAINING_FORMATS), len(ASSESSMENT_METHODS)

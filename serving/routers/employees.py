@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from engine.results import EmployeeGaps, EmployeeRecommendations
+from features.values import MAX_RUPIAH
 from serving.compute import run_model
 from serving.deps import HorizonQuery, LangQuery, MetricsDep, ModelDep, SnapshotDep, require_role
 from serving.routers._common import AUTHED, problems
@@ -70,7 +71,8 @@ async def employee_recommendations(
     state: ModelDep,
     metrics: MetricsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS, description="at most this many trainings")] = 5,
-    max_cost_idr: Annotated[int | None, Query(ge=0, description="only trainings costing at most this")] = None,
+    max_cost_idr: Annotated[int | None, Query(ge=0, le=MAX_RUPIAH, description="only trainings costing at most this")
+                            ] = None,
     max_jp: Annotated[int | None, Query(ge=1, le=10_000, description="only trainings of at most this many JP")] = None,
     horizon_months: HorizonQuery = 12,
     lang: LangQuery = "id",

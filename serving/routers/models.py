@@ -11,7 +11,15 @@ from features.values import finite
 from serving.deps import ModelDep, RuntimeDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import DriftStatus
-from serving.schemas import DataWindow, DriftFeature, DriftInfo, ModelInfo, ModelsResponse, StoreInfo
+from serving.schemas import (
+    DataWindow,
+    DriftFeature,
+    DriftInfo,
+    ModelInfo,
+    ModelsResponse,
+    ReloadRefusal,
+    StoreInfo,
+)
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[Depends(require_role("reader"))])
 
@@ -44,7 +52,7 @@ def _drift(drift: DriftStatus | None, top: int = 10) -> DriftInfo | None:
 
 @router.get("/models", response_model=ModelsResponse, responses=problems(*AUTHED, 503))
 async def list_models(state: ModelDep, runtime: RuntimeDep) -> ModelsResponse:
-    """The served model version, its metrics, training data window and as-of date."""
+    """The served model version, its metrics, training data window and as-of date, and the last refused reload."""
     meta = state.metadata
     window = meta.get("data_window") or {}
     assert state.model_version is not None and state.export is not None  # guaranteed by ModelDep
@@ -60,4 +68,6 @@ async def list_models(state: ModelDep, runtime: RuntimeDep) -> ModelsResponse:
     )
     store = StoreInfo(snapshot_id=state.snapshot_id, exported_on=state.export.exported_on,
                       organisation=state.export.organisation or None, loaded_at=state.snapshot_loaded_at)
-    return ModelsResponse(model_version=state.model_version, models=[info], store=store)
+    refusal = runtime.last_refusal
+    last_refusal = ReloadRefusal.model_validate(refusal, from_attributes=True) if refusal is not None else None
+    return ModelsResponse(model_version=state.model_version, models=[info], store=store, last_refusal=last_refusal)

@@ -9,9 +9,9 @@ model version that answered.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from engine.plans import PlanRequest, PlanResponse, audit_inputs, make_plan
+from serving.compute import run_plan
 from serving.deps import MetricsDep, ModelDep, require_role
 from serving.routers._common import AUTHED, problems
 from serving.runtime import ServingState
@@ -28,8 +28,9 @@ def _plan(state: ServingState, body: PlanRequest, request: Request) -> PlanRespo
 @router.post("/plans", response_model=PlanResponse, responses=problems(*AUTHED, 404, 503))
 async def create_plan(body: PlanRequest, request: Request, state: ModelDep, metrics: MetricsDep) -> PlanResponse:
     """The allocation of trainings to employees that maximises total expected gain within the budget."""
-    # A solve of up to its time limit: the default thread pool, not the per-employee model limiter.
-    answer = await run_in_threadpool(_plan, state, body, request)
+    # A solve of up to its time limit: the plan line and its own threads (serving.compute), neither the
+    # per-employee model line nor the default thread pool; 503 with Retry-After when that line is full.
+    answer = await run_plan(request, _plan, state, body, request)
     employees = answer.scope["employees"]
     request.state.audit_count = employees
     metrics.predictions.labels("plan").inc(employees)

@@ -1,4 +1,4 @@
-"""A unit's (OPD's) gaps, employees below standard and JP compliance."""
+"""A unit's (OPD's) gaps, employees below standard, JP compliance and learning culture."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _unit_summary(state: ServingState, unit_id: str, horizon_months: int, lang: 
 @router.get("/{unit_id}/summary", response_model=UnitSummary, responses=problems(*AUTHED, 404, 503))
 async def unit_summary(unit_id: UnitPath, state: ModelDep, metrics: MetricsDep, horizon_months: HorizonQuery = 12,
                        lang: LangQuery = "id") -> UnitSummary:
-    """Gaps per competency, share below standard, JPM bands, JP compliance and the most useful trainings."""
+    """Gaps per competency, share below standard, JPM bands, JP compliance, top trainings, learning culture."""
     # A whole unit: the default thread pool, not the per-employee model limiter (serving.compute).
     answer = await run_in_threadpool(_unit_summary, state, unit_id, horizon_months, lang)
     metrics.predictions.labels("unit_summary").inc()

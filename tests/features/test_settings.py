@@ -18,6 +18,13 @@ VARIABLES = {
     "fairness_top_k": ("KOMPETENSI_FAIRNESS_TOP_K", "3", 3, 5),
     "poll_seconds": ("KOMPETENSI_POLL_SECONDS", "0", 0.0, 5.0),
     "model_concurrency": ("KOMPETENSI_MODEL_CONCURRENCY", "2", 2, 1),
+    "max_body_bytes": ("KOMPETENSI_MAX_BODY_BYTES", "2048", 2048, 1 << 20),
+    "model_queue": ("KOMPETENSI_MODEL_QUEUE", "0", 0, 32),
+    "plan_concurrency": ("KOMPETENSI_PLAN_CONCURRENCY", "2", 2, 1),
+    "plan_queue": ("KOMPETENSI_PLAN_QUEUE", "1", 1, 4),
+    "request_timeout_seconds": ("KOMPETENSI_REQUEST_TIMEOUT_SECONDS", "2.5", 2.5, 30.0),
+    "limit_concurrency": ("KOMPETENSI_LIMIT_CONCURRENCY", "64", 64, 256),
+    "timeout_keep_alive": ("KOMPETENSI_TIMEOUT_KEEP_ALIVE", "10", 10, 5),
     "seed": ("KOMPETENSI_SEED", "7", 7, 20261128),
     "mlflow_tracking_uri": ("MLFLOW_TRACKING_URI", "sqlite:///x.db", "sqlite:///x.db", None),
 }

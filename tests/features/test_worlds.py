@@ -4,6 +4,7 @@ off, so the pairs are exactly matched), while the truth stays the exact expectat
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,13 +27,14 @@ from features.generator import (
     world_from_spec,
 )
 from features.generator.state import NEVER, Catalogue, day_number, raw_attractor
-from features.generator.truth import Truth, compute_truth, plan_factor
+from features.generator.truth import TRUTH_COMPLETION_COLUMNS, Truth, compute_truth, plan_factor
 from features.generator.worlds import random_world
 from features.io import read_export
 
 EXPORTED_ON = date(2026, 6, 30)
 STABLE_NAMES = ["default", "transfer", "spacing", "decay", "ceiling", "quality_spread", "format_reversed",
-                "responders", "no_selection", "hidden_selection", "lenient_raters", "noisy", "messy", "kitchen_sink"]
+                "responders", "no_selection", "hidden_selection", "lenient_raters", "noisy", "messy", "kitchen_sink",
+                "reluctance"]
 SPECS = [*STABLE_NAMES, "random:1", "random:2"]
 FORCED = ("PLT-LATSAR-CPNS", "PLT-ORIENTASI-PPPK")
 
@@ -155,6 +157,11 @@ def test_every_world_writes_a_valid_deterministic_export_with_complete_truth(spe
     assert levels["expected_level_no_plan"].astype(float).between(LEVEL_MIN, LEVEL_MAX).all()
     gain = effects["expected_gain"].astype(float)
     assert (gain >= 0).all() and (gain > 0.05).any()
+    completion = pd.read_csv(first / "truth" / "completion.csv", dtype={"nip": str, "training_id": str})
+    assert tuple(completion.columns) == TRUTH_COMPLETION_COLUMNS
+    assert list(zip(completion["nip"], completion["training_id"], strict=True)) == list(
+        effects[["nip", "training_id"]].itertuples(index=False, name=None))  # the same pairs, same order
+    assert completion["completion_probability"].between(0, 1).all()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -423,3 +430,79 @@ def test_the_default_world_is_the_demo_world(tmp_path: Path) -> None:
         outs.append(_files(tmp_path / str(i)))
     assert outs[0] == outs[1] == outs[2]
     assert json.loads(outs[0]["truth/world.json"])["name"] == "default"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reluctance (added after the others: it must leave every earlier world exactly as it was)
+# ---------------------------------------------------------------------------------------------------------
+# sha256 over (relative name, bytes) of every file of generate_export(out, employees=400, years=3, seed=11),
+# computed with the generator as it was before reluctance and truth/completion.csv existed. If a deliberate
+# change to the default world moves it, update it with the same loop as `_digest` (and say so: the golden
+# tests and every recorded benchmark depend on the default world).
+DEFAULT_DIGEST = "02054ba58c58600928f7b78ab4a7d20419c9a3744da03acc6d3525ccece8d33f"
+NO_RELUCTANCE = {"reluctance": 0.0, "reluctance_on_enrolment": 0.0, "reluctance_unit_share": 0.0}
+
+
+def _digest(folder: Path, skip: tuple[str, ...] = ()) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        if path.is_file() and name not in skip:
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_default_export_is_byte_identical_to_before_reluctance(tmp_path: Path) -> None:
+    generate_export(tmp_path, employees=400, years=3, seed=11)
+    assert _digest(tmp_path, skip=("truth/completion.csv",)) == DEFAULT_DIGEST
+    # Earlier worlds record no reluctance parameter (their world.json is unchanged), and no random draw
+    # switches it on (their exports are unchanged); a world that has it records it and reads back.
+    for world in [w for name, w in NAMED_WORLDS.items() if name != "reluctance"] + [random_world(s) for s in range(40)]:
+        assert not world.reluctant and not set(NO_RELUCTANCE) & set(world.to_json()["parameters"]), world.name
+    recorded = NAMED_WORLDS["reluctance"].to_json()
+    assert recorded["mechanisms"] == ["reluctance"] and recorded["parameters"]["reluctance"] > 0
+    assert World.from_json(recorded) == NAMED_WORLDS["reluctance"]
+
+
+def test_reluctance_lowers_enrolment_and_completion_not_the_gains() -> None:
+    sim, default = _sim("reluctance"), _sim("default")
+    rho = sim.latent.reluctance
+    assert (default.latent.reluctance == 0).all()
+    assert (rho >= 0).all() and 0.4 < (rho == 0).mean() < 0.6  # half the people are not reluctant at all
+    # Part of it is the unit's: reluctance is more alike within a unit than across the city.
+    unit_mean = pd.Series(rho).groupby(sim.roster.unit).transform("mean").to_numpy()
+    assert np.corrcoef(unit_mean, rho)[0, 1] > 0.3
+    # Reluctant people abandon more of the courses they start, and start fewer.
+    records = sim.history.records
+    ended = records["status"] != 2
+    finished = records["status"] == 0
+    high, none = rho[records["person"]] > 1.0, rho[records["person"]] == 0
+    assert finished[ended & high].mean() < finished[ended & none].mean() - 0.25
+    people, rate = _participation(sim)
+    assert rate[rho[people] > 1.0].mean() < 0.8 * rate[rho[people] == 0].mean()
+    # More tidak_selesai overall than in the default world drawn from the same seed.
+    d = default.history.records
+    assert finished[ended].mean() < (d["status"] == 0)[d["status"] != 2].mean() - 0.03
+    # The truth of gains assumes a completed course: without reluctance, the same state gives the same
+    # gains and levels to the bit; only the completion truth moves, and only for reluctant people.
+    off = _truth(sim, replace(sim.world, **NO_RELUCTANCE))
+    assert np.array_equal(off.expected_gain, sim.truth.expected_gain)
+    assert np.array_equal(off.expected_level, sim.truth.expected_level)
+    reluctant = rho[sim.truth.effect_person] > 0
+    on_p, off_p = sim.truth.completion_probability, off.completion_probability
+    assert np.array_equal(on_p[~reluctant], off_p[~reluctant]) and (on_p[reluctant] < off_p[reluctant]).all()
+
+
+def test_the_completion_truth_is_the_probability_the_history_was_drawn_with() -> None:
+    """Over the enrolments that ended before anyone left, the share finished matches the mean of the
+    same formula the truth uses (a Monte Carlo check of truth/completion.csv's probabilities)."""
+    for name in ("default", "reluctance", "responders"):
+        sim = _sim(name)
+        r = sim.history.records
+        leave = np.array([np.iinfo(np.int64).max if d is None else day_number(d) for d in sim.roster.leave])
+        ended = (r["status"] != 2) & (r["ended"] < leave[r["person"]])
+        p = model.completion_probability(sim.catalogue.format_index[r["training"]], sim.latent.openness[r["person"]],
+                                         sim.world, sim.latent.trace[r["person"]], sim.latent.reluctance[r["person"]])
+        observed, expected = (r["status"] == 0)[ended].mean(), p[ended].mean()
+        assert abs(observed - expected) < 3 * np.sqrt(expected * (1 - expected) / ended.sum()) + 0.005, name

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +147,59 @@ def build_serving_world(root: Path) -> ServingWorld:
     )
 
 
+def wait_for(check: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Poll `check` until it holds (True) or `seconds` pass (False): for what a server does in the background."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> ServingWorld:
     return build_serving_world(tmp_path_factory.mktemp("serving-world"))
+
+
+PG_SERVING_DATABASE = "kompetensi_serving_test"  # the session's; the store tests recreate their own
+PG_SCRATCH_DATABASE = "kompetensi_serving_scratch"  # a test's private store (`private_store`)
+STORES = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(scope="session")
+def pg_world(world: ServingWorld) -> Iterator[ServingWorld]:
+    """The same world on PostgreSQL 15: the export ingested into a database of the local cluster, with the
+    same trained bundles and keys (the model does not depend on where the snapshot is stored, so one
+    training serves both stores). Skips where PostgreSQL cannot start, which fails a CI run."""
+    from features.ingest import ingest_export
+    from tests.conftest_pg import postgres_database
+
+    with postgres_database(PG_SERVING_DATABASE) as url:
+        ingest_export(world.export_dir, url=url)
+        yield replace(world, db_url=url)
+
+
+@pytest.fixture(params=STORES)
+def store_world(request: pytest.FixtureRequest) -> ServingWorld:
+    """The world on each store: the integration tests that take it run on SQLite and on PostgreSQL."""
+    return request.getfixturevalue("world" if request.param == "sqlite" else "pg_world")
+
+
+@contextmanager
+def private_store(world: ServingWorld, tmp_path: Path) -> Iterator[str]:
+    """The URL of a store holding the world's snapshot that this test alone writes to (ingests, audit)."""
+    if world.db_url.startswith("sqlite"):
+        store = tmp_path / "store.db"
+        shutil.copyfile(world.db_url.removeprefix("sqlite:///"), store)
+        yield f"sqlite:///{store}"
+        return
+    from features.ingest import ingest_export
+    from tests.conftest_pg import postgres_database
+
+    with postgres_database(PG_SCRATCH_DATABASE) as url:
+        ingest_export(world.export_dir, url=url)
+        yield url
 
 
 @pytest.fixture

@@ -26,10 +26,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(world: ServingWorld, log: Path, models_dir: Path | None = None,
-                   log_level: str = "info") -> Iterator[str]:
-    """Start `serve()` in a subprocess (poller off), wait until ready, stop it afterwards; yields its URL."""
+                   log_level: str = "info", env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `serve()` in a subprocess (poller off, `env` added), wait until ready, stop it afterwards;
+    yields its URL."""
     port = free_port()
-    env = world.env(models_dir) | {"KOMPETENSI_POLL_SECONDS": "0"}
+    env = world.env(models_dir) | {"KOMPETENSI_POLL_SECONDS": "0"} | (env or {})
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), log_level], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, cwd=REPO)

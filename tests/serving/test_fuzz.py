@@ -34,7 +34,9 @@ SKIPPED = {("POST", "/v1/admin/reload")}  # reloading the same champion: covered
 
 
 @pytest.mark.slow
-def test_openapi_fuzz(world: ServingWorld) -> None:
+def test_openapi_fuzz(store_world: ServingWorld) -> None:
+    """On SQLite and on PostgreSQL 15 (the store behind the snapshot and the audit trail)."""
+    world = store_world
     app = create_app(world.settings(), poll_seconds=None)
     with TestClient(app):  # runs the lifespan: the champion and the snapshot are loaded into app.state
         # Admin key: every route is reachable, so the handlers themselves see the fuzzed input.

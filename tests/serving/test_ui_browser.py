@@ -441,6 +441,76 @@ def test_unit_page(visit: Visit, world: ServingWorld) -> None:
     visit.assert_clean()
 
 
+def _small_unit(world: ServingWorld) -> str:
+    """A unit with 1–4 active employees counting its sub-units: every learning-culture figure is hidden."""
+    with (world.export_dir / "units.csv").open(encoding="utf-8") as handle:
+        parent = {row["unit_id"]: row["parent_unit_id"] for row in csv.DictReader(handle)}
+    with (world.export_dir / "employees.csv").open(encoding="utf-8") as handle:
+        active = [row["unit_id"] for row in csv.DictReader(handle) if row["status"] == "aktif"]
+    staff: dict[str, int] = {}
+    for unit in active:
+        while unit:
+            staff[unit] = staff.get(unit, 0) + 1
+            unit = parent.get(unit, "")
+    return min(u for u, n in staff.items() if n < 5)
+
+
+@pytest.mark.slow
+def test_unit_page_shows_the_learning_culture(visit: Visit, world: ServingWorld) -> None:
+    summary = _api(world, visit.base, "GET", f"/v1/units/{world.unit_id}/summary")
+    culture = summary["learning_culture"]
+    figures = [culture["completion_rate"], culture["no_training_share"]] + [
+        y["figure"] for y in culture["jp_compliance"]]
+    assert all(f["value"] is not None for f in figures), "the world's unit should show every figure"
+    page = visit.open(f"#/unit/{world.unit_id}")
+    panel = page.locator("#learning-culture")
+    panel.locator("h2").filter(has_text="Budaya belajar").wait_for()
+    assert page.locator("#culture-note").inner_text() == culture["note"]
+    assert panel.locator("table caption").inner_text().startswith("Budaya belajar unit")
+    rows = page.locator("#culture-table tbody tr")
+    assert rows.count() == len(figures) == 6
+    assert rows.nth(0).locator("th").inner_text() == "Pelatihan yang diselesaikan (36 bulan terakhir)"
+    assert "makin rendah makin baik" in rows.nth(1).locator("th").inner_text()
+    last = culture["jp_compliance"][-1]
+    assert rows.nth(5).locator("th").inner_text() == f"Memenuhi 20 JP tahun {last['year']} (sejauh ini)"
+    for i, figure in enumerate(figures):
+        cells = rows.nth(i).locator("td")
+        assert re.fullmatch(r"[0-9]{1,3},[0-9]%", cells.nth(0).inner_text()), cells.nth(0).inner_text()
+        assert abs(_number(cells.nth(0).inner_text()) - 100 * figure["value"]) <= 0.051
+        q1, median, q3 = (_number(part) for part in cells.nth(1).inner_text().split("·"))
+        assert abs(median - 100 * figure["city"]["median"]) <= 0.51
+        assert q1 <= median <= q3
+        city = figure["city"]
+        assert cells.nth(2).inner_text() == f"persentil {int(city['unit_percentile'] + 0.5)} dari {city['units']} unit"
+        bar = cells.nth(3).locator(".range-bar")
+        assert bar.get_attribute("aria-hidden") == "true"  # the numbers are in the table
+        assert bar.locator(".range-unit").count() == 1 and bar.locator(".range-median").count() == 1
+    assert not re.search(r"[0-9]{18}", page.locator("#unit-content").inner_text())  # no NIP on a unit page
+    visit.screenshot("ui-unit-culture.png")
+
+    english = _api(world, visit.base, "GET", f"/v1/units/{world.unit_id}/summary", params={"lang": "en"})
+    page.click("#lang-switch")
+    panel.locator("h2").filter(has_text="Learning culture").wait_for()
+    page.locator("#culture-note").filter(has_text=english["learning_culture"]["note"]).wait_for()
+    assert rows.nth(0).locator("th").inner_text() == "Trainings completed (last 36 months)"
+    assert rows.nth(5).locator("th").inner_text() == f"Reached 20 JP in {last['year']} (so far)"
+    shown = rows.nth(0).locator("td").nth(0).inner_text()
+    assert re.fullmatch(r"[0-9]{1,3}\.[0-9]%", shown), shown
+    assert abs(_number(shown, "en") - 100 * figures[0]["value"]) <= 0.051
+    assert rows.nth(0).locator("td").nth(2).inner_text().startswith("percentile ")
+
+    # A unit of fewer than 5 people: every figure hidden, with why; the city's range still shown.
+    page.fill("#unit-input", _small_unit(world))
+    page.press("#unit-input", "Enter")
+    page.locator("#culture-hidden-note").filter(has_text="fewer than 5").wait_for()
+    for i in range(rows.count()):
+        assert rows.nth(i).locator("td").nth(0).inner_text().startswith("hidden")
+        assert rows.nth(i).locator("td").nth(2).inner_text() == "–"
+        assert rows.nth(i).locator(".range-unit").count() == 0
+    assert rows.nth(0).locator("td").nth(1).inner_text() != "–"
+    visit.assert_clean()
+
+
 @pytest.mark.slow
 def test_plan_page_makes_a_plan_for_a_budget(visit: Visit, world: ServingWorld, tmp_path: Path) -> None:
     curve_budgets = [round(PLAN_BUDGET * f / 1000) * 1000 for f in (0.25, 0.5, 0.75, 1, 1.5, 2)]

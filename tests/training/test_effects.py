@@ -126,7 +126,12 @@ def test_feature_sets() -> None:
     assert "plan_n_classroom" in legacy and "plan_n_classroom" not in pair  # no hand-made format groups
     assert PRIOR_FEATURE in pair and "course_family_share" in pair and PRIOR_FEATURE not in legacy
     assert set(pair) <= set(feature_names("pair_groups", False)) and set(FEATURE_SETS) == {
-        "legacy", "pair", "pair_groups"}
+        "legacy", "pair", "pair_groups", "formats"}
+    # "formats": legacy's inputs with each exact format in place of the hand-made groups, nothing learned.
+    formats = feature_names("formats", False)
+    assert "plan_n_classroom" not in formats and "course_format_klasikal" in formats
+    assert PRIOR_FEATURE not in formats and "own_past_gain" not in formats
+    assert set(legacy) - set(formats) == {"plan_n_classroom", "plan_n_online", "plan_n_workplace"}
     with pytest.raises(ValueError):
         feature_names("groups", False)
 

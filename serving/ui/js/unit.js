@@ -1,5 +1,6 @@
-// Unit page: heat-map of gaps by competency × position type, JPM bands, 20 JP compliance and the
-// trainings most often recommended in the unit (GET /v1/units/{unit_id}/summary).
+// Unit page: heat-map of gaps by competency × position type, JPM bands, 20 JP compliance, the
+// trainings most often recommended in the unit and its learning culture beside the city's units
+// (GET /v1/units/{unit_id}/summary).
 import { api, ApiError, errorMessage, getKey } from "./api.js";
 import { chartBox, heatmap, jpmChart } from "./charts.js";
 import { fill, h, notice, table } from "./dom.js";
@@ -107,6 +108,7 @@ function renderContent() {
         h("div", { class: "meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": 100,
           "aria-valuenow": Math.round((jp.share ?? 0) * 100), "aria-label": t("unit_jp", { year: jp.year ?? "" }) },
         h("div", { class: "meter-fill", style: `width: ${Math.max(0, Math.min(100, (jp.share ?? 0) * 100))}%` })))),
+    s.learning_culture ? culturePanel(s.learning_culture) : null,
     h("section", { class: "card", "aria-labelledby": "comp-title" },
       h("h2", { id: "comp-title" }, t("unit_competencies")),
       table(null, [
@@ -124,4 +126,56 @@ function renderContent() {
       ], s.top_trainings, { id: "unit-top" }) : h("p", { class: "empty" }, t("unit_top_empty"))));
   if (heat) heatmap(heat, s);
   jpmChart(jpm, s.jpm_bands);
+}
+
+// -- learning culture ------------------------------------------------------------------------------
+// Aggregates only (the API never sends a value per person). The table carries every number; the bar
+// beside each row repeats them as a picture (the city's 25th–75th percentile band, its median and this
+// unit), so it is hidden from screen readers.
+
+function cultureRows(c) {
+  const rows = [
+    { key: "completion", label: t("culture_completion", { months: c.completion_months }), figure: c.completion_rate },
+    { key: "no_training", label: t("culture_no_training", { months: c.no_training_months }),
+      figure: c.no_training_share, lowerIsBetter: true },
+  ];
+  for (const y of c.jp_compliance) {
+    rows.push({ key: `jp-${y.year}`, figure: y.figure,
+      label: t(y.complete ? "culture_jp_year" : "culture_jp_year_so_far", { jp: c.jp_right, year: y.year }) });
+  }
+  return rows;
+}
+
+function cultureBar(f) {
+  const city = f.city;
+  if (city.median === null && f.value === null) return null;
+  const at = (share) => `${Math.max(0, Math.min(100, share * 100))}%`;
+  return h("div", { class: "range-bar", "aria-hidden": "true" },
+    city.p25 !== null ? h("div", { class: "range-band", style: `left: ${at(city.p25)}; width: calc(${at(city.p75)} - ${at(city.p25)})` }) : null,
+    city.median !== null ? h("div", { class: "range-median", style: `left: ${at(city.median)}` }) : null,
+    f.value !== null ? h("div", { class: "range-unit", style: `left: ${at(f.value)}` }) : null);
+}
+
+function culturePanel(c) {
+  const value = (r) => (r.figure.value === null
+    ? [h("span", { class: "meta" }, t("culture_hidden")), h("span", { class: "visually-hidden" }, ` ${r.figure.suppressed_reason ?? ""}`)]
+    : pct(r.figure.value));
+  const range = (r) => (r.figure.city.median === null ? "–"
+    : `${pct(r.figure.city.p25, 0)} · ${pct(r.figure.city.median, 0)} · ${pct(r.figure.city.p75, 0)}`);
+  const standing = (r) => (r.figure.city.unit_percentile === null ? "–"
+    : t("culture_percentile_value", { p: int(r.figure.city.unit_percentile), n: int(r.figure.city.units) }));
+  const hidden = cultureRows(c).some((r) => r.figure.value === null);
+  return h("section", { class: "card", id: "learning-culture", "aria-labelledby": "culture-title" },
+    h("h2", { id: "culture-title" }, t("culture_title")),
+    h("p", { class: "meta", id: "culture-note" }, c.note),
+    table(t("culture_caption"), [
+      { label: t("col_indicator"), rowHeader: true,
+        cell: (r) => [r.label, r.lowerIsBetter ? h("span", { class: "meta" }, ` (${t("culture_lower_better")})`) : null] },
+      { label: t("col_this_unit"), numeric: true, cell: value },
+      { label: t("col_city_range"), numeric: true, cell: range },
+      { label: t("col_city_position"), numeric: true, cell: standing },
+      { label: t("col_city_bar"), cell: (r) => cultureBar(r.figure) },
+    ], cultureRows(c), { id: "culture-table" }),
+    h("p", { class: "help" }, t("culture_legend")),
+    hidden ? h("p", { class: "help", id: "culture-hidden-note" }, t("culture_hidden_note", { n: c.min_cell })) : null);
 }
